@@ -1,0 +1,9 @@
+//! auth0-client: a login gateway in front of Auth0.
+//!
+//! Runs the OAuth2/OIDC login flows for several applications, keeps their sessions in
+//! a shared store, answers "who is this user?" and offers user management over the
+//! Auth0 Management API v2.
+
+pub mod config;
+pub mod secret;
+pub mod session;

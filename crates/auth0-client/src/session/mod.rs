@@ -1,0 +1,149 @@
+//! Sessions and authorization states, and the store that keeps them.
+//!
+//! The store is a trait with two real implementations: Redis (normal, sentinel,
+//! cluster) and in-memory. Handlers never see a Redis type.
+
+use crate::secret::Secret;
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+
+/// The opaque value a caller presents (bearer token or `sid` cookie).
+/// The store only ever sees its [`SessionHandle::key`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionHandle(Secret);
+
+impl SessionHandle {
+    /// Wraps the raw handle.
+    pub fn new(raw: impl Into<String>) -> Self {
+        Self(Secret::new(raw))
+    }
+
+    /// The raw handle, to hand back to the caller.
+    pub fn expose(&self) -> &str {
+        self.0.expose()
+    }
+
+    /// Hex SHA-256 of the handle: the only form the store keeps.
+    pub fn key(&self) -> String {
+        hex_sha256(self.0.expose())
+    }
+}
+
+impl std::fmt::Debug for SessionHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionHandle(***)")
+    }
+}
+
+/// Lowercase hex SHA-256 of `value`.
+pub fn hex_sha256(value: &str) -> String {
+    let digest = Sha256::digest(value.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A logged-in user's session. Times are Unix seconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    /// Client type that created it.
+    pub client_type: String,
+    /// Auth0 user id (`sub`).
+    pub user_id: String,
+    /// Current Auth0 access token.
+    pub access_token: Secret,
+    /// Current Auth0 refresh token, when Auth0 issued one.
+    pub refresh_token: Option<Secret>,
+    /// Current Auth0 id_token.
+    pub id_token: Secret,
+    /// When `access_token` expires.
+    pub token_expires_at: i64,
+    /// When the session ends (login + SESSION_DURATION_SECONDS; refresh does not extend it).
+    pub expires_at: i64,
+    /// Login time.
+    pub created_at: i64,
+    /// The user object answered by `/userinfo` (verified id_token claims, mapped).
+    pub user: serde_json::Value,
+}
+
+/// A pending `/authorize`: kept 10 minutes, used once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuthState {
+    /// Client type that started the flow.
+    pub client_type: String,
+    /// OIDC nonce sent to Auth0.
+    pub nonce: String,
+    /// PKCE code verifier.
+    pub code_verifier: Secret,
+    /// Where the login site wants to land afterwards.
+    pub redirect: Option<String>,
+}
+
+/// How long authorization states live.
+pub const AUTH_STATE_TTL: Duration = Duration::from_secs(600);
+
+/// The store could not answer (down, timed out, corrupt record). Maps to `503`.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backend is unreachable or timed out.
+    #[error("session store unavailable: {0}")]
+    Unavailable(String),
+    /// A record could not be decoded or opened.
+    #[error("session record unreadable: {0}")]
+    Corrupt(String),
+}
+
+/// Proof of holding a lock; pass it back to release.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockToken(pub String);
+
+/// Where sessions, authorization states and the active-users index live.
+///
+/// Every method is bounded in time: a backend that does not answer yields
+/// [`StoreError::Unavailable`], never a hang and never "not found".
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Stores `session` under `handle` until `session.expires_at`, and indexes its user.
+    async fn put_session(&self, handle: &SessionHandle, session: &Session) -> Result<(), StoreError>;
+
+    /// The live session behind `handle`, if any.
+    async fn get_session(&self, handle: &SessionHandle) -> Result<Option<Session>, StoreError>;
+
+    /// Replaces the session behind `handle` (after a refresh), keeping its expiry.
+    /// Returns false when the session no longer exists.
+    async fn update_session(&self, handle: &SessionHandle, session: &Session) -> Result<bool, StoreError>;
+
+    /// Ends the session behind `handle`; returns it when there was one.
+    async fn delete_session(&self, handle: &SessionHandle) -> Result<Option<Session>, StoreError>;
+
+    /// Rotation: stores `session` under `new`, and lets `old` keep working for `grace`
+    /// only (then it is gone). The user index follows.
+    async fn rotate_session(
+        &self,
+        old: &SessionHandle,
+        new: &SessionHandle,
+        session: &Session,
+        grace: Duration,
+    ) -> Result<(), StoreError>;
+
+    /// Ends every session of `user_id`; returns how many ended.
+    async fn delete_user_sessions(&self, user_id: &str) -> Result<usize, StoreError>;
+
+    /// User ids with at least one live session, each once.
+    async fn active_users(&self) -> Result<Vec<String>, StoreError>;
+
+    /// Keeps an authorization state for [`AUTH_STATE_TTL`].
+    async fn put_state(&self, state: &str, record: &AuthState) -> Result<(), StoreError>;
+
+    /// Takes (reads and deletes atomically) an authorization state: a second take finds nothing.
+    async fn take_state(&self, state: &str) -> Result<Option<AuthState>, StoreError>;
+
+    /// Tries to take the short lock `name` for `lease`; `None` when someone else holds it.
+    async fn try_lock(&self, name: &str, lease: Duration) -> Result<Option<LockToken>, StoreError>;
+
+    /// Releases a lock taken with [`SessionStore::try_lock`] (no-op when it expired or moved on).
+    async fn unlock(&self, name: &str, token: &LockToken) -> Result<(), StoreError>;
+
+    /// Round-trip to the backend, for readiness checks.
+    async fn ping(&self) -> Result<(), StoreError>;
+}

@@ -1,0 +1,1 @@
+//! A local Auth0-compatible tenant.
