@@ -4,6 +4,11 @@
 //! a shared store, answers "who is this user?" and offers user management over the
 //! Auth0 Management API v2.
 
+pub mod app;
+pub mod auth0;
 pub mod config;
+pub mod http;
+pub mod metrics;
 pub mod secret;
 pub mod session;
+pub mod users;

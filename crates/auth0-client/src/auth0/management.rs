@@ -1,0 +1,1 @@
+//! Auth0 Management API v2 client: cached M2M token, rate limits, error mapping.

@@ -1,0 +1,4 @@
+//! HTTP layer: axum routers, extractors and the JSON error body.
+
+pub mod ops;
+pub mod users;

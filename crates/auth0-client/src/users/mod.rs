@@ -1,0 +1,1 @@
+//! User management: CRUD-like query -> Auth0 Lucene translation and connection rules.

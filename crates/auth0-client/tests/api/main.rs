@@ -1,0 +1,7 @@
+//! Integration tests: one binary (see STYLE.md), one module per area.
+
+mod auth;
+mod ops;
+mod sessions;
+mod support;
+mod users;

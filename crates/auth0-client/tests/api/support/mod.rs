@@ -1,0 +1,4 @@
+//! Test harness: real processes (redis-server, devtenant, the app) on 127.0.0.1.
+
+pub mod app;
+pub mod redis;

@@ -1,0 +1,1 @@
+//! Spawns real redis-server processes (standalone, sentinel, cluster) on free ports.
