@@ -8,6 +8,7 @@ pub mod app;
 pub mod auth0;
 pub mod config;
 pub mod http;
+pub mod login;
 pub mod metrics;
 pub mod secret;
 pub mod session;

@@ -1,0 +1,262 @@
+//! The one error type of the HTTP layer and its JSON body:
+//! `{"statusCode": 401, "error": "Unauthorized", "message": "…"}` (SPEC §3).
+//!
+//! Messages are written for the caller and never carry a secret; causes that only an
+//! operator should see are logged where the error is converted, not sent.
+
+use crate::session::StoreError;
+use axum::extract::rejection::{FormRejection, JsonRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// An error answered to the caller as the JSON error body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+    retry_after: Option<u64>,
+}
+
+/// The JSON error body.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorBody {
+    /// HTTP status code.
+    pub status_code: u16,
+    /// The status' reason phrase.
+    pub error: String,
+    /// What was wrong and, where the caller can fix it, how.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with any status and a caller-facing message.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// `400 Bad Request`.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// `401 Unauthorized`.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, message)
+    }
+
+    /// `403 Forbidden`.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, message)
+    }
+
+    /// `404 Not Found`.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+
+    /// `409 Conflict`.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, message)
+    }
+
+    /// `413 Payload Too Large`.
+    pub fn payload_too_large(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, message)
+    }
+
+    /// `415 Unsupported Media Type`.
+    pub fn unsupported_media_type(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, message)
+    }
+
+    /// `429 Too Many Requests` with a `Retry-After` of `retry_after_seconds`.
+    pub fn too_many_requests(message: impl Into<String>, retry_after_seconds: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after_seconds),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, message)
+        }
+    }
+
+    /// `502 Bad Gateway`: Auth0 is down or answered something unusable.
+    pub fn bad_gateway(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_GATEWAY, message)
+    }
+
+    /// `503 Service Unavailable`: a dependency of ours (the session store) is down.
+    pub fn service_unavailable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, message)
+    }
+
+    /// `504 Gateway Timeout`: Auth0 did not answer in time.
+    pub fn gateway_timeout(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::GATEWAY_TIMEOUT, message)
+    }
+
+    /// `500 Internal Server Error` with an opaque message; log the cause before calling.
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong on our side.",
+        )
+    }
+
+    /// The status answered.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The caller-facing message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The JSON body answered.
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            status_code: self.status.as_u16(),
+            error: self.status.canonical_reason().unwrap_or("Error").to_owned(),
+            message: self.message.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.status.as_u16(), self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, axum::Json(self.body())).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        // Kept for middleware that logs errors (practice: no side effects here).
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        tracing::error!(error = %error, "session store failed");
+        Self::service_unavailable("The session store is unavailable; retry shortly.")
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        let status = match &rejection {
+            JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        Self::new(status, redact_quoted(&rejection.body_text()))
+    }
+}
+
+impl From<FormRejection> for ApiError {
+    fn from(rejection: FormRejection) -> Self {
+        let status = match &rejection {
+            FormRejection::InvalidFormContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        Self::new(status, redact_quoted(&rejection.body_text()))
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::bad_request(redact_quoted(&rejection.body_text()))
+    }
+}
+
+/// Replaces every double-quoted span of a deserializer message with `"***"`: serde quotes
+/// the offending input value (`invalid type: string "…"`), which may be a secret.
+fn redact_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut inside = false;
+    for c in message.chars() {
+        if c == '"' {
+            if inside {
+                out.push_str("***\"");
+            } else {
+                out.push('"');
+            }
+            inside = !inside;
+        } else if !inside {
+            out.push(c);
+        }
+    }
+    if inside {
+        out.push_str("***");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::to_bytes;
+
+    async fn body_of(error: ApiError) -> (StatusCode, serde_json::Value, Option<String>) {
+        let response = error.into_response();
+        let status = response.status();
+        let retry = response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap(), retry)
+    }
+
+    #[tokio::test]
+    async fn an_error_answers_the_json_body_with_the_reason_phrase() {
+        let (status, body, _) = body_of(ApiError::unauthorized("No session.")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            body,
+            serde_json::json!({"statusCode": 401, "error": "Unauthorized", "message": "No session."})
+        );
+    }
+
+    #[tokio::test]
+    async fn a_store_error_is_503_without_its_cause() {
+        let (status, body, _) =
+            body_of(StoreError::Unavailable("redis://secret@host".into()).into()).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["error"], "Service Unavailable");
+        assert!(!body["message"].as_str().unwrap().contains("secret"));
+    }
+
+    #[tokio::test]
+    async fn too_many_requests_carries_retry_after() {
+        let (status, _, retry) = body_of(ApiError::too_many_requests("Slow down.", 7)).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(retry.as_deref(), Some("7"));
+    }
+
+    #[test]
+    fn quoted_input_values_are_redacted_from_deserializer_messages() {
+        assert_eq!(
+            redact_quoted(r#"invalid type: string "hunter2", expected u32 at line 1"#),
+            r#"invalid type: string "***", expected u32 at line 1"#
+        );
+        assert_eq!(
+            redact_quoted(r#"missing field `code`"#),
+            "missing field `code`"
+        );
+        assert_eq!(redact_quoted(r#"open "abc"#), r#"open "***"#);
+    }
+}

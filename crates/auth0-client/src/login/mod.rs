@@ -1,0 +1,188 @@
+//! Login and session domain logic: the authorization-code and password flows, the
+//! sessions they create, transparent and explicit refresh, logout.
+//!
+//! Handlers call these functions; nothing here knows about HTTP.
+
+pub mod authorize;
+pub mod client;
+pub mod logout;
+pub mod refresh;
+pub mod token;
+pub mod user;
+
+use crate::auth0::authentication::{Auth0Error, AuthenticationApi};
+use crate::auth0::jwks::{Expected, JwksCache, TokenError};
+use crate::config::Config;
+use crate::secret::Secret;
+use crate::session::{Session, SessionHandle, SessionStore, StoreError};
+use client::ClientProfile;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// Why a login-flow operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// `/authorize` without `state` for a client that requires it.
+    #[error("state is required by this client")]
+    StateRequired,
+    /// A malformed request value (named in the message).
+    #[error("{0}")]
+    InvalidInput(String),
+    /// The connection is not among the client's supported connections.
+    #[error("connection {connection:?} is not supported by client {client:?}")]
+    UnsupportedConnection {
+        /// Client type.
+        client: String,
+        /// Requested connection.
+        connection: String,
+    },
+    /// The state is unknown, used, expired, or belongs to another client.
+    #[error("unknown, used or expired state")]
+    InvalidState,
+    /// Auth0 issued an id_token that failed verification.
+    #[error(transparent)]
+    IdToken(#[from] TokenError),
+    /// Auth0 answered without an id_token.
+    #[error("Auth0 answered without an id_token")]
+    MissingIdToken,
+    /// No session behind the handle.
+    #[error("no session")]
+    NoSession,
+    /// The refresh token presented is not the session's.
+    #[error("refresh token does not belong to the session")]
+    RefreshTokenMismatch,
+    /// Auth0 refused the session's refresh token: the session is over.
+    #[error("the session's refresh token was refused")]
+    RefreshRefused,
+    /// Another request is refreshing this session and did not finish in time.
+    #[error("a refresh of this session is still in progress")]
+    RefreshPending,
+    /// The session's client type is no longer configured.
+    #[error("client {0:?} is not configured")]
+    UnknownClient(String),
+    /// Auth0 failed or refused.
+    #[error(transparent)]
+    Auth0(#[from] Auth0Error),
+    /// The session store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A session just created or refreshed, with what the caller gets back.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    /// The session's handle (the Auth0 access token handed out).
+    pub handle: SessionHandle,
+    /// The session as stored.
+    pub session: Session,
+    /// When the access token expires.
+    pub expire_at: OffsetDateTime,
+}
+
+/// The login service: clients, Auth0 clients, the JWKS cache and the session store.
+pub struct Login {
+    clients: BTreeMap<String, Arc<ClientProfile>>,
+    default_client: Option<String>,
+    namespaces: Vec<String>,
+    session_duration: Duration,
+    auth0: AuthenticationApi,
+    jwks: JwksCache,
+    sessions: Arc<dyn SessionStore>,
+}
+
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Login")
+            .field("clients", &self.clients.keys())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Login {
+    /// Prepares every configured client; fails with a message naming the bad field.
+    pub fn new(config: &Config, sessions: Arc<dyn SessionStore>) -> Result<Self, String> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("auth0-client/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client for Auth0: {e}"))?;
+        let clients = config
+            .file
+            .clients
+            .iter()
+            .map(|(name, client)| Ok((name.clone(), Arc::new(ClientProfile::new(name, client)?))))
+            .collect::<Result<_, String>>()?;
+        Ok(Self {
+            clients,
+            default_client: config.file.default_client.clone().filter(|c| !c.is_empty()),
+            namespaces: config.file.custom_claims_namespaces.clone(),
+            session_duration: config.settings.session_duration,
+            auth0: AuthenticationApi::new(http.clone()),
+            jwks: JwksCache::new(http),
+            sessions,
+        })
+    }
+
+    /// The client named by `client-type`, else the default client; `None` when neither applies.
+    pub fn client(&self, requested: Option<&str>) -> Option<Arc<ClientProfile>> {
+        let name = requested.or(self.default_client.as_deref())?;
+        self.clients.get(name).cloned()
+    }
+
+    /// Session lifetime (`SESSION_DURATION_SECONDS`), also the cookie Max-Age.
+    pub fn session_duration(&self) -> Duration {
+        self.session_duration
+    }
+
+    /// The JWKS cache (for the check-up route).
+    pub fn jwks(&self) -> &JwksCache {
+        &self.jwks
+    }
+
+    /// Every configured client.
+    pub fn clients(&self) -> impl Iterator<Item = &Arc<ClientProfile>> {
+        self.clients.values()
+    }
+
+    /// The live session behind `handle` (no refresh).
+    pub async fn session(&self, handle: &SessionHandle) -> Result<Session, LoginError> {
+        self.sessions
+            .get_session(handle)
+            .await?
+            .ok_or(LoginError::NoSession)
+    }
+
+    async fn verify_id_token(
+        &self,
+        client: &ClientProfile,
+        id_token: &Secret,
+        nonce: Option<&str>,
+    ) -> Result<Map<String, Value>, LoginError> {
+        let issuer = client.app.issuer();
+        let expected = Expected {
+            base_url: &client.app.base_url,
+            issuer: &issuer,
+            audience: &client.app.client_id,
+            algorithms: &client.algorithms,
+            client_secret: &client.app.client_secret,
+            nonce,
+        };
+        Ok(self.jwks.verify(id_token, &expected).await?)
+    }
+}
+
+/// Now as Unix seconds.
+fn unix_now() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// `now + seconds`, saturating.
+fn expiry_after(now: OffsetDateTime, seconds: u64) -> OffsetDateTime {
+    let seconds = i64::try_from(seconds).unwrap_or(i64::MAX);
+    now.checked_add(time::Duration::seconds(seconds))
+        .unwrap_or(now)
+}

@@ -1,0 +1,228 @@
+//! Refreshing a session's Auth0 tokens, once across every replica.
+//!
+//! Two ways in: `/userinfo` refreshes in place when the access token has expired
+//! (the caller's handle stays), `/oauth/refreshtoken` rotates the session to a new
+//! handle. Either way the request that takes the store lock `refresh:<key>` calls
+//! Auth0; the others re-read the session until it has changed.
+
+use super::user::user_object;
+use super::{Issued, Login, LoginError, expiry_after, unix_now};
+use crate::auth0::authentication::Grant;
+use crate::metrics;
+use crate::secret::Secret;
+use crate::session::{LockToken, Session, SessionHandle};
+use std::time::Duration;
+use subtle::ConstantTimeEq;
+use time::OffsetDateTime;
+use tokio::time::Instant;
+
+/// Lease of the refresh lock: longer than one Auth0 call.
+pub const REFRESH_LEASE: Duration = Duration::from_secs(10);
+/// How long a rotated-away handle keeps working.
+pub const ROTATION_GRACE: Duration = Duration::from_secs(10);
+/// How often a waiting request re-reads the session.
+const POLL_INTERVAL: Duration = Duration::from_millis(50);
+/// How long a request waits for someone else's refresh.
+const WAIT_BOUND: Duration = Duration::from_secs(12);
+
+/// How a refresh lands in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Same handle, new tokens (transparent refresh).
+    InPlace,
+    /// New handle = new access token; the old one lives on for [`ROTATION_GRACE`].
+    Rotate,
+}
+
+impl Login {
+    /// The session behind `handle`, refreshed first when its access token has expired
+    /// and a refresh token exists.
+    pub async fn current_session(&self, handle: &SessionHandle) -> Result<Session, LoginError> {
+        let session = self.session(handle).await?;
+        if session.token_expires_at > unix_now() || session.refresh_token.is_none() {
+            return Ok(session);
+        }
+        Ok(self
+            .single_flight(handle, &session, Mode::InPlace)
+            .await?
+            .session)
+    }
+
+    /// `/oauth/refreshtoken`: `refresh_token` must be the session's; the session moves
+    /// to the new access token.
+    pub async fn refresh(
+        &self,
+        handle: &SessionHandle,
+        refresh_token: &Secret,
+    ) -> Result<Issued, LoginError> {
+        let session = self.session(handle).await?;
+        let matches = session.refresh_token.as_ref().is_some_and(|stored| {
+            bool::from(
+                stored
+                    .expose()
+                    .as_bytes()
+                    .ct_eq(refresh_token.expose().as_bytes()),
+            )
+        });
+        if !matches {
+            return Err(LoginError::RefreshTokenMismatch);
+        }
+        self.single_flight(handle, &session, Mode::Rotate).await
+    }
+
+    async fn single_flight(
+        &self,
+        handle: &SessionHandle,
+        stale: &Session,
+        mode: Mode,
+    ) -> Result<Issued, LoginError> {
+        let lock = format!("refresh:{}", handle.key());
+        let deadline = Instant::now() + WAIT_BOUND;
+        loop {
+            if let Some(token) = self.sessions.try_lock(&lock, REFRESH_LEASE).await? {
+                let result = self.refresh_holding_lock(handle, stale, mode).await;
+                self.release(&lock, &token).await;
+                return result;
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+            let current = self.session(handle).await?;
+            if let Some(issued) = self
+                .refreshed_elsewhere(handle, stale, current, mode)
+                .await?
+            {
+                metrics::refresh("shared");
+                return Ok(issued);
+            }
+            if Instant::now() >= deadline {
+                return Err(LoginError::RefreshPending);
+            }
+        }
+    }
+
+    async fn release(&self, lock: &str, token: &LockToken) {
+        if let Err(error) = self.sessions.unlock(lock, token).await {
+            tracing::warn!(error = %error, "refresh lock not released; it expires with its lease");
+        }
+    }
+
+    /// `Some` when `current` shows that another request already refreshed the session.
+    async fn refreshed_elsewhere(
+        &self,
+        handle: &SessionHandle,
+        stale: &Session,
+        current: Session,
+        mode: Mode,
+    ) -> Result<Option<Issued>, LoginError> {
+        if current.access_token == stale.access_token {
+            return Ok(None);
+        }
+        let handle = match mode {
+            Mode::InPlace => handle.clone(),
+            Mode::Rotate => {
+                // Rotated only when the new access token is itself a live handle
+                // (a transparent refresh changes the token but keeps the handle).
+                let rotated = SessionHandle::new(current.access_token.expose());
+                if self.sessions.get_session(&rotated).await?.is_none() {
+                    return Ok(None);
+                }
+                rotated
+            }
+        };
+        let expire_at = OffsetDateTime::from_unix_timestamp(current.token_expires_at)
+            .unwrap_or_else(|_| OffsetDateTime::now_utc());
+        Ok(Some(Issued {
+            handle,
+            session: current,
+            expire_at,
+        }))
+    }
+
+    async fn refresh_holding_lock(
+        &self,
+        handle: &SessionHandle,
+        stale: &Session,
+        mode: Mode,
+    ) -> Result<Issued, LoginError> {
+        let current = self.session(handle).await?;
+        if let Some(issued) = self
+            .refreshed_elsewhere(handle, stale, current.clone(), mode)
+            .await?
+        {
+            metrics::refresh("shared");
+            return Ok(issued);
+        }
+        let client = self
+            .client(Some(&current.client_type))
+            .ok_or_else(|| LoginError::UnknownClient(current.client_type.clone()))?;
+        let refresh_token = current
+            .refresh_token
+            .clone()
+            .ok_or(LoginError::RefreshTokenMismatch)?;
+        let tokens = match self
+            .auth0
+            .token(
+                &client.app,
+                Grant::RefreshToken {
+                    refresh_token: &refresh_token,
+                },
+            )
+            .await
+        {
+            Ok(tokens) => tokens,
+            Err(error) if error.is_invalid_grant() => {
+                // Another replica may have refreshed with this refresh token meanwhile.
+                let again = self.session(handle).await?;
+                if let Some(issued) = self.refreshed_elsewhere(handle, stale, again, mode).await? {
+                    metrics::refresh("shared");
+                    return Ok(issued);
+                }
+                metrics::refresh("invalid_grant");
+                if mode == Mode::InPlace && self.sessions.delete_session(handle).await?.is_some() {
+                    metrics::session_ended("refresh_refused");
+                }
+                return Err(LoginError::RefreshRefused);
+            }
+            Err(error) => {
+                metrics::refresh("error");
+                return Err(error.into());
+            }
+        };
+        let user = match &tokens.id_token {
+            Some(id_token) => user_object(
+                &self.verify_id_token(&client, id_token, None).await?,
+                &self.namespaces,
+            ),
+            None => current.user.clone(),
+        };
+        let expire_at = expiry_after(OffsetDateTime::now_utc(), tokens.expires_in);
+        let session = Session {
+            access_token: tokens.access_token,
+            refresh_token: tokens.refresh_token.or(current.refresh_token),
+            id_token: tokens.id_token.unwrap_or(current.id_token),
+            token_expires_at: expire_at.unix_timestamp(),
+            user,
+            ..current
+        };
+        let handle = match mode {
+            Mode::InPlace => {
+                if !self.sessions.update_session(handle, &session).await? {
+                    return Err(LoginError::NoSession);
+                }
+                handle.clone()
+            }
+            Mode::Rotate => {
+                let new = SessionHandle::new(session.access_token.expose());
+                self.sessions
+                    .rotate_session(handle, &new, &session, ROTATION_GRACE)
+                    .await?;
+                new
+            }
+        };
+        metrics::refresh("ok");
+        Ok(Issued {
+            handle,
+            session,
+            expire_at,
+        })
+    }
+}
