@@ -1,6 +1,7 @@
 //! Wiring: shared state, the router, bind and serve with graceful shutdown.
 
 use crate::config::Config;
+use crate::login::Login;
 use crate::session::SessionStore;
 use std::sync::Arc;
 
@@ -11,4 +12,14 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Session store (Redis or memory).
     pub sessions: Arc<dyn SessionStore>,
+    /// Login flows, Auth0 authentication client and JWKS cache.
+    pub login: Arc<Login>,
+}
+
+impl AppState {
+    /// Builds the state; fails with a message naming the bad configuration field.
+    pub fn new(config: Arc<Config>, sessions: Arc<dyn SessionStore>) -> Result<Self, String> {
+        let login = Arc::new(Login::new(&config, sessions.clone())?);
+        Ok(Self { config, sessions, login })
+    }
 }
