@@ -1,0 +1,282 @@
+//! `GET /authorize` (validates the request and renders the login form), `GET /u/login`
+//! (the form again) and `POST /u/login` (logs in and redirects back with `code` and `state`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::http::header::LOCATION;
+use axum::response::{Html, IntoResponse, Response};
+
+use crate::authn::token::{LoginFailure, login};
+use crate::grants::{AuthorizeRequest, CODE_LIFETIME, Challenge, CodeGrant};
+use crate::state::{Tenant, connection_enabled};
+use crate::util::url_allowed;
+
+/// `GET /authorize`.
+pub(crate) async fn authorize(
+    State(tenant): State<Arc<Tenant>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let get = |name: &str| q.get(name).map(String::as_str).filter(|v| !v.is_empty());
+    let Some(client_id) = get("client_id") else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Missing required parameter: client_id",
+        );
+    };
+    let Some(client) = tenant.client(client_id) else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            &format!("Unknown client: {client_id}"),
+        );
+    };
+    let Some(redirect_uri) = get("redirect_uri") else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Missing required parameter: redirect_uri",
+        );
+    };
+    if !client
+        .callbacks
+        .iter()
+        .any(|allowed| url_allowed(allowed, redirect_uri))
+    {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            &format!(
+                "Callback URL mismatch. {redirect_uri} is not in the list of allowed callback URLs"
+            ),
+        );
+    }
+    let state = get("state");
+    let back =
+        |error: &str, description: &str| redirect_error(redirect_uri, state, error, description);
+    if get("response_type") != Some("code") {
+        return back(
+            "unsupported_response_type",
+            "Unsupported response type: only \"code\" is supported",
+        );
+    }
+    if let Some(connection) = get("connection") {
+        if tenant.connection_by_name(connection).is_none() {
+            return back("invalid_request", "the connection was not found");
+        }
+        if !connection_enabled(client, connection) {
+            return back("invalid_request", "the connection was disabled");
+        }
+    }
+    if let Some(audience) = get("audience") {
+        if !tenant.is_known_audience(audience) {
+            return back("access_denied", &format!("Service not found: {audience}"));
+        }
+    }
+    let challenge = match (get("code_challenge"), get("code_challenge_method")) {
+        (None, None) => None,
+        (Some(value), method) => {
+            let method = method.unwrap_or("plain");
+            if method != "S256" && method != "plain" {
+                return back("invalid_request", "Unsupported code_challenge_method");
+            }
+            Some(Challenge {
+                value: value.to_owned(),
+                method: method.to_owned(),
+            })
+        }
+        (None, Some(_)) => {
+            return back(
+                "invalid_request",
+                "Missing required parameter: code_challenge",
+            );
+        }
+    };
+    if get("prompt") == Some("none") {
+        return back("login_required", "Login required");
+    }
+    let request = AuthorizeRequest {
+        client_id: client.client_id.clone(),
+        redirect_uri: redirect_uri.to_owned(),
+        scope: get("scope").unwrap_or("openid").to_owned(),
+        audience: get("audience").map(str::to_owned),
+        state: state.map(str::to_owned),
+        nonce: get("nonce").map(str::to_owned),
+        challenge,
+        connection: get("connection").map(str::to_owned),
+        expires: Instant::now() + CODE_LIFETIME,
+    };
+    let app_name = client.name.clone();
+    let transaction = tenant.grants.add_transaction(request);
+    login_page(StatusCode::OK, &transaction, &app_name, None)
+}
+
+/// `GET /u/login?state=<transaction>`: the login form again.
+pub(crate) async fn login_form(
+    State(tenant): State<Arc<Tenant>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let transaction = q.get("state").cloned().unwrap_or_default();
+    match tenant.grants.transaction(&transaction) {
+        Some(request) => {
+            let name = tenant
+                .client(&request.client_id)
+                .map(|c| c.name.clone())
+                .unwrap_or_default();
+            login_page(StatusCode::OK, &transaction, &name, None)
+        }
+        None => error_page(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Invalid or expired login transaction",
+        ),
+    }
+}
+
+/// `POST /u/login` (form fields `state`, `username`, `password`).
+pub(crate) async fn login_submit(
+    State(tenant): State<Arc<Tenant>>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
+    let transaction = field("state");
+    let Some(request) = tenant.grants.transaction(transaction) else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Invalid or expired login transaction",
+        );
+    };
+    let Some(client) = tenant.client(&request.client_id) else {
+        return error_page(StatusCode::BAD_REQUEST, "invalid_request", "Unknown client");
+    };
+    let connections: Vec<String> = match &request.connection {
+        Some(connection) => vec![connection.clone()],
+        None => {
+            let mut names: Vec<String> = tenant.config.default_directory.iter().cloned().collect();
+            for connection in &tenant.config.connections {
+                if connection_enabled(client, &connection.name) && !names.contains(&connection.name)
+                {
+                    names.push(connection.name.clone());
+                }
+            }
+            names.retain(|name| connection_enabled(client, name));
+            names
+        }
+    };
+    let mut outcome = Err(LoginFailure::WrongCredentials);
+    for connection in &connections {
+        outcome = login(&tenant, connection, field("username"), field("password"));
+        if !matches!(outcome, Err(LoginFailure::WrongCredentials)) {
+            break;
+        }
+    }
+    let user = match outcome {
+        Ok(user) => user,
+        Err(failure) => {
+            let message = match failure {
+                LoginFailure::WrongCredentials => "Wrong email or password.",
+                LoginFailure::Blocked => "Your account has been blocked.",
+            };
+            return login_page(
+                StatusCode::BAD_REQUEST,
+                transaction,
+                &client.name,
+                Some(message),
+            );
+        }
+    };
+    tenant.grants.end_transaction(transaction);
+    let code = tenant.grants.add_code(CodeGrant {
+        client_id: request.client_id,
+        redirect_uri: request.redirect_uri.clone(),
+        user_id: user.user_id,
+        scope: request.scope,
+        audience: request.audience,
+        nonce: request.nonce,
+        challenge: request.challenge,
+        expires: Instant::now() + CODE_LIFETIME,
+    });
+    let mut pairs = vec![("code", code.as_str())];
+    if let Some(state) = &request.state {
+        pairs.push(("state", state));
+    }
+    redirect(&request.redirect_uri, &pairs)
+}
+
+fn redirect(base: &str, pairs: &[(&str, &str)]) -> Response {
+    let location = match url::Url::parse(base) {
+        Ok(mut url) => {
+            url.query_pairs_mut().extend_pairs(pairs);
+            url.to_string()
+        }
+        Err(_) => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "redirect_uri is not a valid URL",
+            );
+        }
+    };
+    (StatusCode::FOUND, [(LOCATION, location)]).into_response()
+}
+
+fn redirect_error(
+    redirect_uri: &str,
+    state: Option<&str>,
+    error: &str,
+    description: &str,
+) -> Response {
+    let mut pairs = vec![("error", error), ("error_description", description)];
+    if let Some(state) = state {
+        pairs.push(("state", state));
+    }
+    redirect(redirect_uri, &pairs)
+}
+
+/// Escapes text for HTML.
+pub(crate) fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+fn login_page(
+    status: StatusCode,
+    transaction: &str,
+    app_name: &str,
+    error: Option<&str>,
+) -> Response {
+    let error = error
+        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>\n", escape(e)))
+        .unwrap_or_default();
+    let page = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Log in | auth0-devtenant</title></head>\n\
+<body>\n<h1>Log in to {app}</h1>\n{error}<form method=\"post\" action=\"/u/login\">\n\
+<input type=\"hidden\" name=\"state\" value=\"{state}\">\n\
+<label>Email or username <input type=\"text\" name=\"username\" autocomplete=\"username\" required></label>\n\
+<label>Password <input type=\"password\" name=\"password\" autocomplete=\"current-password\" required></label>\n\
+<button type=\"submit\">Continue</button>\n</form>\n</body></html>\n",
+        app = escape(app_name),
+        state = escape(transaction),
+    );
+    (status, Html(page)).into_response()
+}
+
+/// An error page, as Auth0 shows for requests it cannot redirect back.
+pub(crate) fn error_page(status: StatusCode, error: &str, description: &str) -> Response {
+    let page = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Error | auth0-devtenant</title></head>\n\
+<body>\n<h1>Oops!, something went wrong</h1>\n<p><code class=\"error\">{}</code>: <span class=\"error_description\">{}</span></p>\n</body></html>\n",
+        escape(error),
+        escape(description),
+    );
+    (status, Html(page)).into_response()
+}

@@ -1,0 +1,233 @@
+//! Serving: the router, the per-request middleware (counters, faults, rate-limit headers)
+//! and a hyper accept loop that can close a connection without an answer.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tower::ServiceExt;
+
+use crate::config::TenantConfig;
+use crate::errors::error_for_path;
+use crate::faults::{Faults, RateState};
+use crate::keys::SigningKeys;
+use crate::state::Tenant;
+use crate::stats::Stats;
+use crate::util::now_epoch;
+use crate::{authn, control, management};
+
+/// A running tenant.
+pub struct DevTenant {
+    url: String,
+    tenant: Arc<Tenant>,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for DevTenant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DevTenant")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Marks a response whose connection must be closed without an answer.
+#[derive(Clone, Copy)]
+struct DropConnection;
+
+/// The error that makes hyper close the connection.
+#[derive(Debug, thiserror::Error)]
+#[error("connection dropped by fault injection")]
+struct Dropped;
+
+impl DevTenant {
+    /// Binds 127.0.0.1:0 and serves in a background tokio task.
+    pub async fn start(config: TenantConfig) -> anyhow::Result<DevTenant> {
+        Self::start_on(config, 0).await
+    }
+
+    /// Same on a given port (0 = any).
+    pub async fn start_on(config: TenantConfig, port: u16) -> anyhow::Result<DevTenant> {
+        config.validate()?;
+        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+        let address = listener.local_addr()?;
+        let url = format!("http://127.0.0.1:{}", address.port());
+        let keys = tokio::task::spawn_blocking(SigningKeys::generate).await??;
+        let tenant = Arc::new(Tenant::new(config, keys, format!("{url}/"))?);
+        let app = router(tenant.clone());
+        let (shutdown, stop) = watch::channel(false);
+        let task = tokio::spawn(accept_loop(listener, app, stop));
+        tracing::info!(%url, "auth0-devtenant listening");
+        Ok(DevTenant {
+            url,
+            tenant,
+            shutdown,
+            task,
+        })
+    }
+
+    /// "http://127.0.0.1:PORT" (no trailing slash): what auth0-client's `auth0Url` is set to.
+    pub fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    /// The `iss` of its tokens: url() + "/" (Auth0 issuers end with a slash).
+    pub fn issuer(&self) -> String {
+        self.tenant.issuer.clone()
+    }
+
+    /// Snapshot of counters.
+    pub fn stats(&self) -> Stats {
+        self.tenant.stats.snapshot()
+    }
+
+    /// Runtime fault injection and knobs.
+    pub fn faults(&self) -> &Faults {
+        &self.tenant.faults
+    }
+
+    /// Stops serving (open connections are closed).
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+    }
+}
+
+async fn accept_loop(listener: TcpListener, app: Router, mut stop: watch::Receiver<bool>) {
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+            _ = stop.changed() => return,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            let service =
+                hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
+                    let app = app.clone();
+                    async move {
+                        let response = match app.oneshot(request.map(Body::new)).await {
+                            Ok(response) => response,
+                            Err(never) => match never {},
+                        };
+                        if response.extensions().get::<DropConnection>().is_some() {
+                            Err(Dropped)
+                        } else {
+                            Ok::<_, Dropped>(response)
+                        }
+                    }
+                });
+            let connection = hyper::server::conn::http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::select! {
+                _ = connection => {}
+                _ = stop.changed() => {}
+            }
+        });
+    }
+}
+
+fn router(tenant: Arc<Tenant>) -> Router {
+    Router::new()
+        .merge(authn::routes())
+        .merge(management::routes())
+        .merge(control::routes())
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(tenant.clone(), observe))
+        .with_state(tenant)
+}
+
+async fn not_found(request: Request) -> Response {
+    error_for_path(request.uri().path(), StatusCode::NOT_FOUND, "Not Found")
+}
+
+const CONTROL_PREFIX: &str = "/__devtenant";
+const MANAGEMENT_PREFIX: &str = "/api/v2";
+/// The informational limit shown on Management API answers when no limit is injected.
+const DEFAULT_LIMIT: u32 = 1_000;
+
+/// Counts the request, applies injected faults, adds rate-limit headers.
+async fn observe(
+    State(tenant): State<Arc<Tenant>>,
+    request: Request,
+    next: Next,
+) -> Result<Response, Infallible> {
+    let path = request.uri().path().to_owned();
+    if path.starts_with(CONTROL_PREFIX) {
+        return Ok(next.run(request).await);
+    }
+    let pattern = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "<unmatched>".to_owned(), |m| m.as_str().to_owned());
+    tenant.stats.request(request.method().as_str(), &pattern);
+    let decision = tenant.faults.decide(&path);
+    if !decision.latency.is_zero() {
+        tokio::time::sleep(decision.latency).await;
+    }
+    if decision.drop {
+        let mut response = Response::new(Body::empty());
+        response.extensions_mut().insert(DropConnection);
+        return Ok(response);
+    }
+    let mut response = match (decision.rate, decision.status) {
+        (Some(rate), _) if rate.limited => {
+            let mut response = error_for_path(
+                &path,
+                StatusCode::TOO_MANY_REQUESTS,
+                "Global limit has been reached",
+            );
+            if let Ok(value) =
+                HeaderValue::from_str(&rate.reset.saturating_sub(now_epoch()).max(1).to_string())
+            {
+                response.headers_mut().insert("retry-after", value);
+            }
+            response
+        }
+        (_, Some(status)) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            error_for_path(&path, status, "Injected failure")
+        }
+        _ => next.run(request).await,
+    };
+    let rate = decision.rate.or_else(|| {
+        path.starts_with(MANAGEMENT_PREFIX).then(|| RateState {
+            limit: DEFAULT_LIMIT,
+            remaining: DEFAULT_LIMIT - 1,
+            reset: now_epoch() + 1,
+            limited: false,
+        })
+    });
+    if let Some(rate) = rate {
+        let headers = response.headers_mut();
+        for (name, value) in [
+            ("x-ratelimit-limit", rate.limit.to_string()),
+            ("x-ratelimit-remaining", rate.remaining.to_string()),
+            ("x-ratelimit-reset", rate.reset.to_string()),
+        ] {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.insert(name, value);
+            }
+        }
+    }
+    Ok(response)
+}
