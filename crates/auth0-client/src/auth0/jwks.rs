@@ -117,10 +117,10 @@ impl JwksCache {
         let claims = decode::<Map<String, Value>>(token, &key, &validation)
             .map_err(|e| TokenError::Invalid(e.to_string()))?
             .claims;
-        if let Some(nonce) = expected.nonce {
-            if claims.get("nonce").and_then(Value::as_str) != Some(nonce) {
-                return Err(TokenError::NonceMismatch);
-            }
+        if let Some(nonce) = expected.nonce
+            && claims.get("nonce").and_then(Value::as_str) != Some(nonce)
+        {
+            return Err(TokenError::NonceMismatch);
         }
         match claims.get("sub").and_then(Value::as_str) {
             Some(sub) if !sub.is_empty() => Ok(claims),

@@ -4,6 +4,9 @@
 //! Messages are written for the caller and never carry a secret; causes that only an
 //! operator should see are logged where the error is converted, not sent.
 
+use crate::auth0::authentication::Auth0Error;
+use crate::auth0::jwks::TokenError;
+use crate::login::LoginError;
 use crate::session::StoreError;
 use axum::extract::rejection::{FormRejection, JsonRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -152,6 +155,79 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         tracing::error!(error = %error, "session store failed");
         Self::service_unavailable("The session store is unavailable; retry shortly.")
+    }
+}
+
+impl From<Auth0Error> for ApiError {
+    fn from(error: Auth0Error) -> Self {
+        match error {
+            Auth0Error::Rejected {
+                status,
+                description,
+                ..
+            } if matches!(status, 400 | 403 | 404 | 409 | 429) => {
+                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+                Self::new(status, description)
+            }
+            Auth0Error::Rejected { status: 401, .. } => {
+                tracing::error!(error = %error, "Auth0 refused the service's client credentials");
+                Self::bad_gateway("Auth0 refused this service's client credentials.")
+            }
+            Auth0Error::Timeout => {
+                tracing::warn!(error = %error, "Auth0 call timed out");
+                Self::gateway_timeout("Auth0 did not answer in time; retry shortly.")
+            }
+            error => {
+                tracing::warn!(error = %error, "Auth0 call failed");
+                Self::bad_gateway("Auth0 is unavailable or answered unexpectedly; retry shortly.")
+            }
+        }
+    }
+}
+
+impl From<LoginError> for ApiError {
+    fn from(error: LoginError) -> Self {
+        match error {
+            LoginError::StateRequired => {
+                Self::bad_request("This client requires the state query parameter.")
+            }
+            LoginError::InvalidInput(message) => Self::bad_request(message),
+            LoginError::UnsupportedConnection { connection, .. } => Self::bad_request(format!(
+                "Connection {connection:?} is not supported by this client."
+            )),
+            LoginError::InvalidState => Self::unauthorized(
+                "Unknown, expired, already used or foreign state: start again from /authorize.",
+            ),
+            LoginError::IdToken(TokenError::KeysTimeout) => {
+                Self::gateway_timeout("Auth0's signing keys did not arrive in time; retry shortly.")
+            }
+            LoginError::IdToken(error @ TokenError::KeysUnavailable(_)) => {
+                tracing::warn!(error = %error, "JWKS unavailable");
+                Self::bad_gateway("Auth0's signing keys are unavailable; retry shortly.")
+            }
+            LoginError::IdToken(error) => {
+                tracing::warn!(error = %error, "id_token refused");
+                Self::unauthorized("The id_token issued for this login failed verification.")
+            }
+            LoginError::MissingIdToken => Self::bad_gateway(
+                "Auth0 answered without an id_token; is openid allowed for this client?",
+            ),
+            LoginError::NoSession => Self::unauthorized("No session: log in again."),
+            LoginError::RefreshTokenMismatch => {
+                Self::unauthorized("The refresh token does not belong to this session.")
+            }
+            LoginError::RefreshRefused => {
+                Self::unauthorized("Auth0 refused the session's refresh token: log in again.")
+            }
+            LoginError::RefreshPending => {
+                Self::service_unavailable("This session is being refreshed; retry shortly.")
+            }
+            LoginError::UnknownClient(_) => {
+                Self::unauthorized("The session's client is no longer configured: log in again.")
+            }
+            LoginError::Auth0(error) => error.into(),
+            LoginError::Store(error) => error.into(),
+        }
     }
 }
 

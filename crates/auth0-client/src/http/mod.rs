@@ -1,5 +1,8 @@
 //! HTTP layer: axum routers, extractors and the JSON error body.
 
+pub mod auth;
+pub mod context;
 pub mod error;
+pub mod extract;
 pub mod ops;
 pub mod users;

@@ -15,10 +15,9 @@ impl Login {
         if let (Some(refresh_token), Some(client)) = (
             &session.refresh_token,
             self.client(Some(&session.client_type)),
-        ) {
-            if let Err(error) = self.auth0.revoke(&client.app, refresh_token).await {
-                tracing::warn!(error = %error, client_type = %client.name, "refresh token not revoked at logout");
-            }
+        ) && let Err(error) = self.auth0.revoke(&client.app, refresh_token).await
+        {
+            tracing::warn!(error = %error, client_type = %client.name, "refresh token not revoked at logout");
         }
         Ok(Some(session))
     }

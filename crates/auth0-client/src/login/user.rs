@@ -40,10 +40,10 @@ pub fn user_object(claims: &Map<String, Value>, namespaces: &[String]) -> Value 
         }
     }
     for (name, value) in claims {
-        if is_namespaced(name, namespaces) {
-            if let Some(segment) = last_segment(name) {
-                user.insert(segment.to_owned(), value.clone());
-            }
+        if is_namespaced(name, namespaces)
+            && let Some(segment) = last_segment(name)
+        {
+            user.insert(segment.to_owned(), value.clone());
         }
     }
     if let Some(sub) = claims.get("sub") {
