@@ -112,6 +112,12 @@ impl MgmtError {
         Self::new(StatusCode::BAD_REQUEST, message, "invalid_query_string")
     }
 
+    /// The same error with another `errorCode`.
+    pub(crate) fn with_code(mut self, error_code: &'static str) -> Self {
+        self.error_code = error_code;
+        self
+    }
+
     /// 404 "The user does not exist.".
     pub(crate) fn user_not_found() -> Self {
         Self::new(

@@ -12,6 +12,7 @@ mod errors;
 mod faults;
 mod grants;
 mod keys;
+mod lucene;
 mod management;
 mod password;
 mod server;
