@@ -157,10 +157,11 @@ impl OriginalUrl {
     }
 }
 
-/// Same host and same effective port.
+/// Same host and same explicit port (the original host names a port only when it is not
+/// its scheme's default; the original scheme header may be absent, so schemes are not compared).
 fn same_origin_host(target: &url::Url, origin: &url::Url) -> bool {
     target.host_str().map(str::to_ascii_lowercase) == origin.host_str().map(str::to_ascii_lowercase)
-        && target.port_or_known_default() == origin.port_or_known_default()
+        && target.port() == origin.port()
 }
 
 /// First comma-separated value of header `name`, trimmed.

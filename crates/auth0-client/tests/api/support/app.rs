@@ -1,1 +1,512 @@
-//! Spawns the app (and a devtenant) on port 0 for a test.
+//! Spawns the app (and a devtenant) on port 0 for a test, with typed request helpers.
+
+use auth0_client::app::AppState;
+use auth0_client::config::Config;
+use auth0_client::config::env::{LogLevel, Settings};
+use auth0_client::config::file::{
+    ClientConfig, ConfigFile, ConnectionRef, ManagementClientConfig, SameSite,
+};
+use auth0_client::secret::Secret;
+use auth0_client::session::SessionStore;
+use auth0_devtenant::{DevTenant, TenantConfig};
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The seeded user of the devtenant.
+pub const DEV_EMAIL: &str = "dev@example.com";
+/// Password of [`DEV_EMAIL`].
+pub const DEV_PASSWORD: &str = "DevPassword1!";
+/// `sub` of [`DEV_EMAIL`].
+pub const DEV_USER_ID: &str = "auth0|dev000000000000000000001";
+/// Client type of the cookie client (`website` scope, `SameSite=Lax`).
+pub const WEBSITE: &str = "website";
+/// Client type of the token client (`offline_access`).
+pub const TOKEN: &str = "token";
+/// Client type that requires the caller's `state` and allows one connection.
+pub const STRICT: &str = "strict";
+/// Session lifetime of the test apps.
+pub const SESSION_SECONDS: u64 = 3600;
+
+/// Which session store the app runs on.
+pub enum Store {
+    /// `session::memory::MemoryStore`.
+    Memory,
+}
+
+/// Knobs of [`TestApp::spawn_with`].
+pub struct Options {
+    /// The session store.
+    pub store: Store,
+    /// Edits the generated `config.json` before the app starts.
+    pub edit: Box<dyn FnOnce(&mut ConfigFile, &str) + Send>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            store: Store::Memory,
+            edit: Box::new(|_, _| {}),
+        }
+    }
+}
+
+/// A running app on 127.0.0.1:<random port> in front of its own devtenant.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`.
+    pub address: String,
+    /// The devtenant the app talks to.
+    pub tenant: DevTenant,
+    /// Redirects off; cookies are not stored (read them from `Set-Cookie`).
+    pub http: reqwest::Client,
+    /// The app's session store, for assertions.
+    pub sessions: Arc<dyn SessionStore>,
+    /// The app's configuration.
+    pub config: Arc<Config>,
+}
+
+/// What `/oauth/token` answers to a token client.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tokens {
+    /// The access token (session handle).
+    pub access_token: String,
+    /// The refresh token, with `offline_access`.
+    pub refresh_token: Option<String>,
+    /// The id_token.
+    pub id_token: String,
+    /// RFC 3339 with nanoseconds.
+    pub expire_at: String,
+}
+
+/// A generated client of the app's config.
+pub fn client(tenant_url: &str, id: &str, secret: &str, scopes: &[&str]) -> ClientConfig {
+    ClientConfig {
+        auth0_url: tenant_url.to_owned(),
+        client_id: id.to_owned(),
+        client_secret: Secret::new(secret),
+        redirect_url: "http://127.0.0.1:3000/callback".to_owned(),
+        scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+        audience: None,
+        supported_signing_algs: Vec::new(),
+        supported_connections: Vec::new(),
+        default_connection: None,
+        same_site: None,
+        authorize_state_required: false,
+    }
+}
+
+/// The generated `config.json` for a tenant at `tenant_url`.
+pub fn config_file(tenant_url: &str) -> ConfigFile {
+    let mut website = client(
+        tenant_url,
+        "dev-website-client",
+        "dev-website-secret",
+        &["website", "profile", "email"],
+    );
+    website.same_site = Some(SameSite::Lax);
+    website.supported_connections = vec![
+        "Username-Password-Authentication".to_owned(),
+        "Other-Database".to_owned(),
+    ];
+    website.default_connection = Some("Username-Password-Authentication".to_owned());
+    let token = client(
+        tenant_url,
+        "dev-token-client",
+        "dev-token-secret",
+        &["openid", "profile", "email", "offline_access"],
+    );
+    let mut strict = client(
+        tenant_url,
+        "dev-token-client",
+        "dev-token-secret",
+        &["openid", "offline_access"],
+    );
+    strict.authorize_state_required = true;
+    strict.supported_connections = vec!["Username-Password-Authentication".to_owned()];
+    let connections = BTreeMap::from([
+        (
+            "Username-Password-Authentication".to_owned(),
+            ConnectionRef {
+                connection_id: "con_UPA0000000000001".to_owned(),
+            },
+        ),
+        (
+            "Other-Database".to_owned(),
+            ConnectionRef {
+                connection_id: "con_OTH0000000000002".to_owned(),
+            },
+        ),
+    ]);
+    ConfigFile {
+        clients: BTreeMap::from([
+            (WEBSITE.to_owned(), website),
+            (TOKEN.to_owned(), token),
+            (STRICT.to_owned(), strict),
+        ]),
+        default_client: None,
+        custom_claims_namespaces: vec![
+            "https://auth0-client.dev/app_metadata".to_owned(),
+            "https://auth0-client.dev/user_metadata".to_owned(),
+        ],
+        management_client: ManagementClientConfig {
+            auth0_url: tenant_url.to_owned(),
+            client_id: "dev-management-client".to_owned(),
+            client_secret: Secret::new("dev-management-secret"),
+            default_management_connection_name: Some("Username-Password-Authentication".to_owned()),
+            supported_connections_map: Some(connections),
+            supported_connections: None,
+            default_create_user_connection: None,
+        },
+        auth0_tenant_url: Some(tenant_url.to_owned()),
+    }
+}
+
+/// Settings of a test app (port 0, `x-forwarded-proto`, one-hour sessions).
+pub fn settings() -> Settings {
+    Settings {
+        http_port: 0,
+        log_level: LogLevel::Info,
+        service_prefix: String::new(),
+        service_version: "test".to_owned(),
+        config_file: std::path::PathBuf::from("config.json"),
+        original_protocol_header: "x-forwarded-proto".to_owned(),
+        session_duration: Duration::from_secs(SESSION_SECONDS),
+        session_scope: format!("test-{}", uuid::Uuid::new_v4()),
+        redis: None,
+        delay_shutdown: Duration::ZERO,
+        session_encryption_keys: Vec::new(),
+        mongo: None,
+    }
+}
+
+impl TestApp {
+    /// The app on the memory store with the generated config.
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(Options::default()).await
+    }
+
+    /// The app with `options`.
+    pub async fn spawn_with(options: Options) -> TestApp {
+        let tenant = DevTenant::start(TenantConfig::default())
+            .await
+            .expect("devtenant starts");
+        let tenant_url = tenant.url();
+        let mut file = config_file(&tenant_url);
+        (options.edit)(&mut file, &tenant_url);
+        let config = Arc::new(Config {
+            settings: settings(),
+            file,
+        });
+        let sessions: Arc<dyn SessionStore> = match options.store {
+            Store::Memory => Arc::new(scratch_store::ScratchStore::default()),
+        };
+        let state = AppState::new(config.clone(), sessions.clone()).expect("app state builds");
+        let router = axum::Router::new()
+            .merge(auth0_client::http::auth::routes())
+            .with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("local addr").port();
+        tokio::spawn(async move {
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+        });
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("reqwest client");
+        TestApp {
+            address: format!("http://127.0.0.1:{port}"),
+            tenant,
+            http,
+            sessions,
+            config,
+        }
+    }
+
+    /// Absolute URL of `path` on the app.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// `GET /authorize?<query>` as `client_type`.
+    pub async fn authorize(
+        &self,
+        client_type: Option<&str>,
+        query: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut request = self.http.get(self.url("/authorize")).query(query);
+        if let Some(client_type) = client_type {
+            request = request.header("client-type", client_type);
+        }
+        request.send().await.expect("GET /authorize")
+    }
+
+    /// `POST /oauth/token` (form) as `client_type`.
+    pub async fn token(&self, client_type: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.http
+            .post(self.url("/oauth/token"))
+            .header("client-type", client_type)
+            .form(form)
+            .send()
+            .await
+            .expect("POST /oauth/token")
+    }
+
+    /// Password login of the dev user as `client_type`.
+    pub async fn password_login(&self, client_type: &str) -> reqwest::Response {
+        self.token(
+            client_type,
+            &[
+                ("grant_type", "password"),
+                ("username", DEV_EMAIL),
+                ("password", DEV_PASSWORD),
+            ],
+        )
+        .await
+    }
+
+    /// Password login of the dev user with the token client; its tokens.
+    pub async fn login_tokens(&self) -> Tokens {
+        let response = self.password_login(TOKEN).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "login failed: {:?}",
+            response.text().await
+        );
+        response.json().await.expect("token body")
+    }
+
+    /// `GET <path>` with `Authorization: Bearer <token>`.
+    pub async fn get_bearer(&self, path: &str, token: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("GET with bearer")
+    }
+
+    /// `POST /oauth/refreshtoken` with the bearer and `{"refresh_token": …}`.
+    pub async fn refresh(
+        &self,
+        path: &str,
+        bearer: &str,
+        refresh_token: &str,
+    ) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .bearer_auth(bearer)
+            .json(&serde_json::json!({"refresh_token": refresh_token}))
+            .send()
+            .await
+            .expect("POST refresh")
+    }
+
+    /// The whole browser leg of the code flow for `client_type`: `/authorize` on the app,
+    /// the devtenant's login form, the dev user's credentials; returns `(code, state)`
+    /// taken from the redirect back.
+    pub async fn browser_login(&self, client_type: &str) -> (String, String) {
+        let response = self.authorize(Some(client_type), &[]).await;
+        let to_tenant = location(&response);
+        assert!(to_tenant.starts_with(&self.tenant.url()), "{to_tenant}");
+        let form = self
+            .http
+            .get(&to_tenant)
+            .send()
+            .await
+            .expect("tenant /authorize");
+        let page = form.text().await.expect("login page");
+        let transaction = hidden_state(&page);
+        let back = self
+            .http
+            .post(format!("{}/u/login", self.tenant.url()))
+            .form(&[
+                ("state", transaction.as_str()),
+                ("username", DEV_EMAIL),
+                ("password", DEV_PASSWORD),
+            ])
+            .send()
+            .await
+            .expect("tenant login");
+        let callback = location(&back);
+        let query = query_of(&callback);
+        (query["code"].clone(), query["state"].clone())
+    }
+}
+
+/// The `Location` of a 302.
+pub fn location(response: &reqwest::Response) -> String {
+    assert_eq!(response.status(), StatusCode::FOUND, "not a 302");
+    response.headers()[LOCATION]
+        .to_str()
+        .expect("ascii location")
+        .to_owned()
+}
+
+/// Query parameters of `url`.
+pub fn query_of(url: &str) -> HashMap<String, String> {
+    url::Url::parse(url)
+        .expect("absolute url")
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
+/// Every `Set-Cookie` value.
+pub fn set_cookies(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().expect("ascii cookie").to_owned())
+        .collect()
+}
+
+/// The `sid` value set by a response.
+pub fn sid(headers: &HeaderMap) -> String {
+    let cookie = set_cookies(headers)
+        .into_iter()
+        .find(|c| c.starts_with("sid="))
+        .expect("a sid cookie");
+    cookie["sid=".len()..]
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Asserts the JSON error body and returns its message.
+pub async fn assert_error(response: reqwest::Response, status: u16) -> String {
+    assert_eq!(response.status().as_u16(), status, "unexpected status");
+    let body: Value = response.json().await.expect("JSON error body");
+    assert_eq!(body["statusCode"], status, "{body}");
+    let reason = StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or_default();
+    assert_eq!(body["error"], reason, "{body}");
+    body["message"].as_str().expect("a message").to_owned()
+}
+
+fn hidden_state(page: &str) -> String {
+    let marker = "name=\"state\" value=\"";
+    let start = page.find(marker).expect("the login form carries its state") + marker.len();
+    let end = page[start..].find('"').expect("closing quote") + start;
+    page[start..end].to_owned()
+}
+
+/// TEMPORARY stand-in until `session::memory::MemoryStore` lands (not committed).
+pub mod scratch_store {
+    use async_trait::async_trait;
+    use auth0_client::session::*;
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+
+    #[derive(Default)]
+    pub struct ScratchStore {
+        sessions: Mutex<HashMap<String, (Session, Option<Instant>)>>,
+        states: Mutex<HashMap<String, AuthState>>,
+        locks: Mutex<HashMap<String, (String, Instant)>>,
+    }
+
+    #[async_trait]
+    impl SessionStore for ScratchStore {
+        async fn put_session(&self, h: &SessionHandle, s: &Session) -> Result<(), StoreError> {
+            self.sessions
+                .lock()
+                .unwrap()
+                .insert(h.key(), (s.clone(), None));
+            Ok(())
+        }
+        async fn get_session(&self, h: &SessionHandle) -> Result<Option<Session>, StoreError> {
+            let map = self.sessions.lock().unwrap();
+            Ok(map
+                .get(&h.key())
+                .filter(|(_, until)| until.is_none_or(|u| Instant::now() < u))
+                .map(|(s, _)| s.clone()))
+        }
+        async fn update_session(&self, h: &SessionHandle, s: &Session) -> Result<bool, StoreError> {
+            let mut map = self.sessions.lock().unwrap();
+            match map.get_mut(&h.key()) {
+                Some(entry) => {
+                    entry.0 = s.clone();
+                    Ok(true)
+                }
+                None => Ok(false),
+            }
+        }
+        async fn delete_session(&self, h: &SessionHandle) -> Result<Option<Session>, StoreError> {
+            Ok(self
+                .sessions
+                .lock()
+                .unwrap()
+                .remove(&h.key())
+                .map(|(s, _)| s))
+        }
+        async fn rotate_session(
+            &self,
+            old: &SessionHandle,
+            new: &SessionHandle,
+            s: &Session,
+            grace: Duration,
+        ) -> Result<(), StoreError> {
+            let mut map = self.sessions.lock().unwrap();
+            map.insert(new.key(), (s.clone(), None));
+            map.insert(old.key(), (s.clone(), Some(Instant::now() + grace)));
+            Ok(())
+        }
+        async fn delete_user_sessions(&self, _: &str) -> Result<usize, StoreError> {
+            Ok(0)
+        }
+        async fn active_users(&self) -> Result<Vec<String>, StoreError> {
+            Ok(vec![])
+        }
+        async fn put_state(&self, state: &str, r: &AuthState) -> Result<(), StoreError> {
+            self.states
+                .lock()
+                .unwrap()
+                .insert(state.to_owned(), r.clone());
+            Ok(())
+        }
+        async fn take_state(&self, state: &str) -> Result<Option<AuthState>, StoreError> {
+            Ok(self.states.lock().unwrap().remove(state))
+        }
+        async fn try_lock(
+            &self,
+            name: &str,
+            lease: Duration,
+        ) -> Result<Option<LockToken>, StoreError> {
+            let mut locks = self.locks.lock().unwrap();
+            if let Some((_, until)) = locks.get(name) {
+                if Instant::now() < *until {
+                    return Ok(None);
+                }
+            }
+            let token = uuid::Uuid::new_v4().to_string();
+            locks.insert(name.to_owned(), (token.clone(), Instant::now() + lease));
+            Ok(Some(LockToken(token)))
+        }
+        async fn unlock(&self, name: &str, token: &LockToken) -> Result<(), StoreError> {
+            let mut locks = self.locks.lock().unwrap();
+            if locks.get(name).is_some_and(|(t, _)| *t == token.0) {
+                locks.remove(name);
+            }
+            Ok(())
+        }
+        async fn ping(&self) -> Result<(), StoreError> {
+            Ok(())
+        }
+    }
+}
