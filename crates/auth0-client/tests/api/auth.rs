@@ -1,5 +1,8 @@
 //! Integration tests: the authentication routes of SPEC §2-4, against a real devtenant.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use crate::support::app::{
     DEV_EMAIL, DEV_PASSWORD, DEV_USER_ID, Options, SESSION_SECONDS, STRICT, TOKEN, TestApp, Tokens,
     WEBSITE, assert_error, client, location, query_of, set_cookies, sid,
@@ -44,7 +47,7 @@ async fn an_unknown_client_type_is_401() {
 #[tokio::test]
 async fn the_default_client_is_used_without_client_type() {
     let app = TestApp::spawn_with(Options {
-        edit: Box::new(|file, _| file.default_client = Some(TOKEN.to_owned())),
+        edit: Box::new(|file| file.default_client = Some(TOKEN.to_owned())),
         ..Options::default()
     })
     .await;
@@ -132,10 +135,11 @@ async fn the_code_flow_gives_a_website_client_the_sid_cookie_with_exact_attribut
     assert_eq!(response.status(), StatusCode::OK);
     let cookies = set_cookies(response.headers());
     let handle = sid(response.headers());
+    let max_age = app.config.settings.session_duration.as_secs();
     assert_eq!(
         cookies,
         vec![format!(
-            "sid={handle}; Path=/; HttpOnly; Secure; Max-Age={SESSION_SECONDS}; SameSite=Lax"
+            "sid={handle}; Path=/; HttpOnly; Secure; Max-Age={max_age}; SameSite=Lax"
         )]
     );
     assert!(
@@ -302,7 +306,7 @@ async fn a_website_password_login_sets_the_cookie_and_answers_an_empty_body() {
 #[tokio::test]
 async fn the_cookie_has_no_samesite_when_the_client_sets_none() {
     let app = TestApp::spawn_with(Options {
-        edit: Box::new(|file, _| {
+        edit: Box::new(|file| {
             if let Some(website) = file.clients.get_mut(WEBSITE) {
                 website.same_site = None;
             }
@@ -665,7 +669,7 @@ async fn concurrent_refreshes_of_one_session_call_auth0_once() {
 #[tokio::test]
 async fn a_website_refresh_sets_the_rotated_cookie() {
     let app = TestApp::spawn_with(Options {
-        edit: Box::new(|file, _| {
+        edit: Box::new(|file| {
             if let Some(website) = file.clients.get_mut(WEBSITE) {
                 website.scopes.push("offline_access".to_owned());
             }
@@ -954,7 +958,7 @@ mod forged {
         let fake = FakeTenant::start().await;
         let fake_url = fake.url.clone();
         let app = TestApp::spawn_with(Options {
-            edit: Box::new(move |file, _| {
+            edit: Box::new(move |file| {
                 file.clients.insert(
                     CLIENT_TYPE.to_owned(),
                     client(&fake_url, CLIENT_ID, "forged-secret", &["openid"]),

@@ -1,5 +1,8 @@
 //! Spawns the app (and a devtenant) on port 0 for a test, with typed request helpers.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use auth0_client::app::AppState;
 use auth0_client::config::Config;
 use auth0_client::config::env::{LogLevel, Settings};
@@ -38,19 +41,22 @@ pub enum Store {
     Memory,
 }
 
+/// Edits the generated `config.json` before the app starts.
+pub type EditConfig = Box<dyn FnOnce(&mut ConfigFile) + Send>;
+
 /// Knobs of [`TestApp::spawn_with`].
 pub struct Options {
     /// The session store.
     pub store: Store,
     /// Edits the generated `config.json` before the app starts.
-    pub edit: Box<dyn FnOnce(&mut ConfigFile, &str) + Send>,
+    pub edit: EditConfig,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
             store: Store::Memory,
-            edit: Box::new(|_, _| {}),
+            edit: Box::new(|_| {}),
         }
     }
 }
@@ -197,7 +203,7 @@ impl TestApp {
             .expect("devtenant starts");
         let tenant_url = tenant.url();
         let mut file = config_file(&tenant_url);
-        (options.edit)(&mut file, &tenant_url);
+        (options.edit)(&mut file);
         let config = Arc::new(Config {
             settings: settings(),
             file,
@@ -489,10 +495,11 @@ pub mod scratch_store {
             lease: Duration,
         ) -> Result<Option<LockToken>, StoreError> {
             let mut locks = self.locks.lock().unwrap();
-            if let Some((_, until)) = locks.get(name) {
-                if Instant::now() < *until {
-                    return Ok(None);
-                }
+            if locks
+                .get(name)
+                .is_some_and(|(_, until)| Instant::now() < *until)
+            {
+                return Ok(None);
             }
             let token = uuid::Uuid::new_v4().to_string();
             locks.insert(name.to_owned(), (token.clone(), Instant::now() + lease));
