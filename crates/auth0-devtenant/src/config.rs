@@ -20,6 +20,8 @@ pub struct TenantConfig {
     /// Seconds during which a rotated refresh token may still be used (Auth0's reuse interval).
     pub refresh_token_reuse_interval_seconds: u64,
     /// Connection used by the plain `password` grant (Auth0's "default directory").
+    /// Absent from a file: `Username-Password-Authentication` when that connection exists.
+    #[serde(default)]
     pub default_directory: Option<String>,
     /// Identifiers of custom APIs that may be requested as `audience`
     /// (the Management API `<issuer>api/v2/` always exists).
@@ -251,6 +253,18 @@ impl TenantConfig {
         Ok(config)
     }
 
+    /// The connection of the plain `password` grant, if any.
+    pub fn default_directory(&self) -> Option<&str> {
+        match &self.default_directory {
+            Some(name) => Some(name.as_str()),
+            None => self
+                .connections
+                .iter()
+                .find(|c| c.name == "Username-Password-Authentication")
+                .map(|c| c.name.as_str()),
+        }
+    }
+
     /// Checks references between clients, connections and users.
     pub fn validate(&self) -> anyhow::Result<()> {
         let connection_exists = |name: &str| self.connections.iter().any(|c| c.name == name);
@@ -287,11 +301,10 @@ impl TenantConfig {
                 bail!("users[{i}]: appMetadata and userMetadata must be objects");
             }
         }
-        if let Some(name) = &self.default_directory {
-            if !connection_exists(name) {
+        if let Some(name) = &self.default_directory
+            && !connection_exists(name) {
                 bail!("defaultDirectory names an unknown connection");
             }
-        }
         Ok(())
     }
 }

@@ -154,12 +154,11 @@ impl Faults {
                 decision.latency = decision.latency.max(latency);
             }
             decision.drop |= rule.drop;
-            if let Some(status) = rule.status {
-                if decision.status.is_none() || rule.prefix.len() >= status_prefix_len {
+            if let Some(status) = rule.status
+                && (decision.status.is_none() || rule.prefix.len() >= status_prefix_len) {
                     decision.status = Some(status);
                     status_prefix_len = rule.prefix.len();
                 }
-            }
             if let Some(window) = rule.rate_limit.as_mut() {
                 let state = window.consume();
                 if decision.rate.is_none() || rule.prefix.len() >= rate_prefix_len {

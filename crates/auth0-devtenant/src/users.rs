@@ -206,12 +206,11 @@ impl UserRecord {
             }
             claims.insert("updated_at".to_owned(), json!(self.updated_at));
         }
-        if scopes.contains(&"email") {
-            if let Some(email) = &self.email {
+        if scopes.contains(&"email")
+            && let Some(email) = &self.email {
                 claims.insert("email".to_owned(), json!(email));
                 claims.insert("email_verified".to_owned(), json!(self.email_verified));
             }
-        }
         if !namespace.is_empty() {
             claims.insert(
                 format!("{namespace}app_metadata"),
@@ -369,16 +368,15 @@ impl UserStore {
         if other(self.by_id.get(&user.user_id)) {
             return Err(StoreError::Conflict("The user already exists."));
         }
-        if let Some(email) = &user.email {
-            if other(
+        if let Some(email) = &user.email
+            && other(
                 self.by_email
                     .get(&(user.connection.clone(), email.to_lowercase())),
             ) {
                 return Err(StoreError::Conflict("The user already exists."));
             }
-        }
-        if let Some(username) = &user.username {
-            if other(
+        if let Some(username) = &user.username
+            && other(
                 self.by_username
                     .get(&(user.connection.clone(), username.to_lowercase())),
             ) {
@@ -386,7 +384,6 @@ impl UserStore {
                     "The username provided is in use already.",
                 ));
             }
-        }
         Ok(())
     }
 

@@ -73,11 +73,10 @@ pub(crate) async fn authorize(
             return back("invalid_request", "the connection was disabled");
         }
     }
-    if let Some(audience) = get("audience") {
-        if !tenant.is_known_audience(audience) {
+    if let Some(audience) = get("audience")
+        && !tenant.is_known_audience(audience) {
             return back("access_denied", &format!("Service not found: {audience}"));
         }
-    }
     let challenge = match (get("code_challenge"), get("code_challenge_method")) {
         (None, None) => None,
         (Some(value), method) => {
@@ -158,7 +157,12 @@ pub(crate) async fn login_submit(
     let connections: Vec<String> = match &request.connection {
         Some(connection) => vec![connection.clone()],
         None => {
-            let mut names: Vec<String> = tenant.config.default_directory.iter().cloned().collect();
+            let mut names: Vec<String> = tenant
+                .config
+                .default_directory()
+                .into_iter()
+                .map(str::to_owned)
+                .collect();
             for connection in &tenant.config.connections {
                 if connection_enabled(client, &connection.name) && !names.contains(&connection.name)
                 {

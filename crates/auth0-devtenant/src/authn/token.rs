@@ -93,11 +93,15 @@ fn exchange(
         "refresh_token" => refresh_token(tenant, client, &params)?,
         "client_credentials" => client_credentials(tenant, client, &params)?,
         "password" => {
-            let connection = tenant.config.default_directory.clone().ok_or_else(|| {
-                AuthError::server_error(
-                    "Authorization server not configured with default connection.",
-                )
-            })?;
+            let connection = tenant
+                .config
+                .default_directory()
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    AuthError::server_error(
+                        "Authorization server not configured with default connection.",
+                    )
+                })?;
             password(tenant, client, &params, &connection)?
         }
         _ => {

@@ -1,0 +1,16 @@
+//! Integration tests of the devtenant over real HTTP on 127.0.0.1.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod support;
+
+mod code_flow;
+mod config;
+mod control;
+mod discovery;
+mod faults;
+mod jobs;
+mod management_users;
+mod password_grants;
+mod refresh;
+mod search;
+mod sessions;
