@@ -8,7 +8,7 @@ use crate::auth0::authentication::Auth0Error;
 use crate::auth0::jwks::TokenError;
 use crate::login::LoginError;
 use crate::session::StoreError;
-use axum::extract::rejection::{FormRejection, JsonRejection, QueryRejection};
+use axum::extract::rejection::{FormRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -255,6 +255,25 @@ impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
         Self::bad_request(redact_quoted(&rejection.body_text()))
     }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        Self::bad_request(redact_quoted(&rejection.body_text()))
+    }
+}
+
+/// Router fallback: `404` in the JSON error shape.
+pub async fn route_not_found() -> ApiError {
+    ApiError::not_found("No such route.")
+}
+
+/// Method fallback: `405` in the JSON error shape.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "This route does not accept this method.",
+    )
 }
 
 /// Replaces every double-quoted span of a deserializer message with `"***"`: serde quotes

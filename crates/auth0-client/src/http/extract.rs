@@ -20,6 +20,11 @@ pub struct ApiForm<T>(pub T);
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct ApiQuery<T>(pub T);
 
+/// `axum::extract::Path` with [`ApiError`] rejections.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
+
 /// A body sent either as JSON or as `application/x-www-form-urlencoded`.
 #[derive(Debug)]
 pub struct JsonOrForm<T>(pub T);
