@@ -263,6 +263,38 @@ async fn a_bad_code_keeps_auth0s_403_and_message() {
     assert_eq!(message, "Invalid authorization code");
 }
 
+#[tokio::test]
+async fn the_callers_state_carries_a_strict_clients_code_flow_through() {
+    let app = TestApp::spawn().await;
+    let (code, state) = app
+        .browser_login_with(STRICT, &[("state", "caller-state-42")])
+        .await;
+    assert_eq!(state, "caller-state-42");
+
+    let response = app
+        .token(STRICT, &[("code", &code), ("state", &state)])
+        .await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response
+            .json::<Tokens>()
+            .await
+            .unwrap()
+            .refresh_token
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn unreachable_signing_keys_are_502_and_are_fetched_again_later() {
+    let app = TestApp::spawn().await;
+    app.tenant.faults().set_error("/.well-known/jwks.json", 500);
+    assert_error(app.password_login(TOKEN).await, 502).await;
+    app.tenant.faults().clear();
+    assert_eq!(app.password_login(TOKEN).await.status(), StatusCode::OK);
+}
+
 // ---- password login ----
 
 #[tokio::test]
@@ -549,6 +581,35 @@ async fn an_auth0_outage_during_a_transparent_refresh_is_502_and_the_session_sur
             .status(),
         StatusCode::OK
     );
+}
+
+#[tokio::test]
+async fn a_refresh_token_revoked_at_auth0_ends_the_session_at_the_next_refresh() {
+    let app = TestApp::spawn().await;
+    app.tenant
+        .faults()
+        .set_access_token_ttl(Duration::from_secs(1));
+    let tokens = app.login_tokens().await;
+    app.tenant.faults().clear();
+    let revoke = app
+        .http
+        .post(format!("{}/oauth/revoke", app.tenant.url()))
+        .form(&[
+            ("client_id", "dev-token-client"),
+            ("client_secret", "dev-token-secret"),
+            ("token", tokens.refresh_token.as_deref().unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(revoke.status().is_success());
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+
+    let message = assert_error(app.get_bearer("/userinfo", &tokens.access_token).await, 401).await;
+
+    assert!(message.contains("refresh token"), "{message}");
+    let handle = auth0_client::session::SessionHandle::new(tokens.access_token.clone());
+    assert!(app.sessions.get_session(&handle).await.unwrap().is_none());
 }
 
 // ---- refresh ----
@@ -843,6 +904,33 @@ async fn logout_allows_an_absolute_redirect_on_the_original_host() {
         query_of(&location(&response))["returnTo"],
         "https://app.example.com/bye"
     );
+}
+
+#[tokio::test]
+async fn logout_with_a_redirect_and_no_client_type_uses_the_sessions_client() {
+    let app = TestApp::spawn().await;
+    let handle = sid(app.password_login(WEBSITE).await.headers());
+
+    let response = app
+        .http
+        .get(app.url("/logout"))
+        .query(&[("redirect", "/")])
+        .header("cookie", format!("sid={handle}"))
+        .send()
+        .await
+        .unwrap();
+
+    let query = query_of(&location(&response));
+    assert_eq!(query["client_id"], "dev-website-client");
+    assert_eq!(query["returnTo"], app.url("/"));
+    let orphan = app
+        .http
+        .get(app.url("/logout"))
+        .query(&[("redirect", "/")])
+        .send()
+        .await
+        .unwrap();
+    assert_error(orphan, 400).await;
 }
 
 // ---- Auth0 down or slow ----

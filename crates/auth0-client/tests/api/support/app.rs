@@ -324,7 +324,16 @@ impl TestApp {
     /// the devtenant's login form, the dev user's credentials; returns `(code, state)`
     /// taken from the redirect back.
     pub async fn browser_login(&self, client_type: &str) -> (String, String) {
-        let response = self.authorize(Some(client_type), &[]).await;
+        self.browser_login_with(client_type, &[]).await
+    }
+
+    /// [`TestApp::browser_login`] with a query for the app's `/authorize`.
+    pub async fn browser_login_with(
+        &self,
+        client_type: &str,
+        query: &[(&str, &str)],
+    ) -> (String, String) {
+        let response = self.authorize(Some(client_type), query).await;
         let to_tenant = location(&response);
         assert!(to_tenant.starts_with(&self.tenant.url()), "{to_tenant}");
         let form = self
