@@ -3,6 +3,14 @@
 //! The store is a trait with two real implementations: Redis (normal, sentinel,
 //! cluster) and in-memory. Handlers never see a Redis type.
 
+pub mod backend;
+pub mod memory;
+pub mod seal;
+pub mod store;
+
+pub use memory::MemoryStore;
+pub use store::Store;
+
 use crate::secret::Secret;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -104,14 +112,22 @@ pub struct LockToken(pub String);
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     /// Stores `session` under `handle` until `session.expires_at`, and indexes its user.
-    async fn put_session(&self, handle: &SessionHandle, session: &Session) -> Result<(), StoreError>;
+    async fn put_session(
+        &self,
+        handle: &SessionHandle,
+        session: &Session,
+    ) -> Result<(), StoreError>;
 
     /// The live session behind `handle`, if any.
     async fn get_session(&self, handle: &SessionHandle) -> Result<Option<Session>, StoreError>;
 
     /// Replaces the session behind `handle` (after a refresh), keeping its expiry.
     /// Returns false when the session no longer exists.
-    async fn update_session(&self, handle: &SessionHandle, session: &Session) -> Result<bool, StoreError>;
+    async fn update_session(
+        &self,
+        handle: &SessionHandle,
+        session: &Session,
+    ) -> Result<bool, StoreError>;
 
     /// Ends the session behind `handle`; returns it when there was one.
     async fn delete_session(&self, handle: &SessionHandle) -> Result<Option<Session>, StoreError>;

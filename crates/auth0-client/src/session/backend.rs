@@ -1,0 +1,86 @@
+//! The raw record layer under [`super::SessionStore`]: opaque bytes by key, with expiry.
+//!
+//! A backend never sees a `Session` value: [`super::store::Store`] encodes (and seals)
+//! records before they reach it, so every backend gets sealing and the same semantics.
+
+use super::StoreError;
+use async_trait::async_trait;
+use std::time::Duration;
+
+/// Byte records by key, one implementation per backend (memory, Redis).
+///
+/// Keys are already hashed (`SessionHandle::key`, a state's hash); the backend
+/// adds its own namespace. Times are Unix milliseconds.
+#[async_trait]
+pub trait Backend: Send + Sync {
+    /// Stores a session record until `expires_at_ms`.
+    async fn set_session(
+        &self,
+        key: &str,
+        record: Vec<u8>,
+        expires_at_ms: i64,
+    ) -> Result<(), StoreError>;
+
+    /// A live session record.
+    async fn get_session(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Replaces an existing session record; keeps its expiry, or moves it to
+    /// `expires_at_ms` when given. False when there was no record.
+    async fn replace_session(
+        &self,
+        key: &str,
+        record: Vec<u8>,
+        expires_at_ms: Option<i64>,
+    ) -> Result<bool, StoreError>;
+
+    /// Removes a session record and returns it (atomically).
+    async fn remove_session(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Records that `user_id` holds the session `key` until `expires_at_ms`.
+    async fn index_session(
+        &self,
+        user_id: &str,
+        key: &str,
+        expires_at_ms: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Drops `key` from the index of `user_id` (and the user, when no live session is left).
+    async fn unindex_session(&self, user_id: &str, key: &str) -> Result<(), StoreError>;
+
+    /// Removes every session of `user_id` and the user from the index; returns how many
+    /// live session records were removed.
+    async fn remove_user_sessions(&self, user_id: &str) -> Result<usize, StoreError>;
+
+    /// Users with at least one live session, each once.
+    async fn active_users(&self) -> Result<Vec<String>, StoreError>;
+
+    /// Stores a state record for `ttl`.
+    async fn set_state(&self, key: &str, record: Vec<u8>, ttl: Duration) -> Result<(), StoreError>;
+
+    /// Reads and removes a state record in one atomic step.
+    async fn take_state(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Takes lock `name` with `token` for `lease` unless someone holds it.
+    async fn try_lock(&self, name: &str, token: &str, lease: Duration) -> Result<bool, StoreError>;
+
+    /// Releases lock `name` when it is still held with `token`.
+    async fn unlock(&self, name: &str, token: &str) -> Result<(), StoreError>;
+
+    /// Round-trip to the backend.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Unix time now, in milliseconds.
+pub fn now_ms() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// A duration in whole milliseconds, at least 1 (a zero TTL is an error in Redis).
+pub fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis())
+        .unwrap_or(i64::MAX)
+        .max(1)
+}

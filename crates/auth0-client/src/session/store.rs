@@ -1,0 +1,234 @@
+//! [`Store`]: the one [`SessionStore`] implementation, over any [`Backend`].
+//!
+//! It turns sessions and states into records (JSON, sealed when a [`Sealer`] is set),
+//! keeps the user index in step, and counts failures in metrics.
+
+use super::backend::{Backend, millis, now_ms};
+use super::seal::Sealer;
+use super::{
+    AUTH_STATE_TTL, AuthState, LockToken, Session, SessionHandle, SessionStore, StoreError,
+    hex_sha256,
+};
+use async_trait::async_trait;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::time::Duration;
+
+/// Sessions, states and locks over a [`Backend`], optionally sealed at rest.
+pub struct Store<B> {
+    backend: B,
+    sealer: Option<Sealer>,
+}
+
+impl<B: Backend> Store<B> {
+    /// A store keeping plain JSON records in `backend`.
+    pub fn with_backend(backend: B) -> Self {
+        Self {
+            backend,
+            sealer: None,
+        }
+    }
+
+    /// Seals every record written from now on with `sealer` (and opens only sealed ones).
+    pub fn sealed(mut self, sealer: Sealer) -> Self {
+        self.sealer = Some(sealer);
+        self
+    }
+
+    /// The backend, for tests and diagnostics.
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    fn encode<T: Serialize>(&self, value: &T, aad: &str) -> Result<Vec<u8>, StoreError> {
+        let json =
+            serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(format!("encode: {e}")))?;
+        match &self.sealer {
+            Some(sealer) => sealer
+                .seal(&json, aad.as_bytes())
+                .map_err(|e| StoreError::Corrupt(e.to_string())),
+            None => Ok(json),
+        }
+    }
+
+    fn decode<T: DeserializeOwned>(&self, record: &[u8], aad: &str) -> Result<T, StoreError> {
+        let json = match &self.sealer {
+            Some(sealer) => sealer
+                .open(record, aad.as_bytes())
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            None => record.to_vec(),
+        };
+        // serde_json's message names a position and an expected type, never the value.
+        serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt(format!("decode: {e}")))
+    }
+
+    fn encode_session(&self, key: &str, session: &Session) -> Result<Vec<u8>, StoreError> {
+        self.encode(session, &session_aad(key))
+    }
+
+    fn decode_session(&self, key: &str, record: &[u8]) -> Result<Session, StoreError> {
+        self.decode(record, &session_aad(key))
+    }
+}
+
+fn session_aad(key: &str) -> String {
+    format!("session:{key}")
+}
+
+fn state_aad(key: &str) -> String {
+    format!("state:{key}")
+}
+
+/// Counts and logs a failed store operation, passing the result through.
+fn observed<T>(operation: &'static str, result: Result<T, StoreError>) -> Result<T, StoreError> {
+    if let Err(error) = &result {
+        crate::metrics::store_error(operation);
+        tracing::warn!(operation, %error, "session store operation failed");
+    }
+    result
+}
+
+#[async_trait]
+impl<B: Backend> SessionStore for Store<B> {
+    async fn put_session(
+        &self,
+        handle: &SessionHandle,
+        session: &Session,
+    ) -> Result<(), StoreError> {
+        let result = async {
+            let key = handle.key();
+            let expires_at_ms = session.expires_at.saturating_mul(1000);
+            let record = self.encode_session(&key, session)?;
+            self.backend
+                .set_session(&key, record, expires_at_ms)
+                .await?;
+            self.backend
+                .index_session(&session.user_id, &key, expires_at_ms)
+                .await
+        }
+        .await;
+        observed("put_session", result)
+    }
+
+    async fn get_session(&self, handle: &SessionHandle) -> Result<Option<Session>, StoreError> {
+        let result = async {
+            let key = handle.key();
+            match self.backend.get_session(&key).await? {
+                Some(record) => self.decode_session(&key, &record).map(Some),
+                None => Ok(None),
+            }
+        }
+        .await;
+        observed("get_session", result)
+    }
+
+    async fn update_session(
+        &self,
+        handle: &SessionHandle,
+        session: &Session,
+    ) -> Result<bool, StoreError> {
+        let result = async {
+            let key = handle.key();
+            let record = self.encode_session(&key, session)?;
+            self.backend.replace_session(&key, record, None).await
+        }
+        .await;
+        observed("update_session", result)
+    }
+
+    async fn delete_session(&self, handle: &SessionHandle) -> Result<Option<Session>, StoreError> {
+        let result = async {
+            let key = handle.key();
+            let Some(record) = self.backend.remove_session(&key).await? else {
+                return Ok(None);
+            };
+            let session = self.decode_session(&key, &record)?;
+            self.backend.unindex_session(&session.user_id, &key).await?;
+            Ok(Some(session))
+        }
+        .await;
+        observed("delete_session", result)
+    }
+
+    async fn rotate_session(
+        &self,
+        old: &SessionHandle,
+        new: &SessionHandle,
+        session: &Session,
+        grace: Duration,
+    ) -> Result<(), StoreError> {
+        let result = async {
+            let (old_key, new_key) = (old.key(), new.key());
+            let expires_at_ms = session.expires_at.saturating_mul(1000);
+            let record = self.encode_session(&new_key, session)?;
+            self.backend
+                .set_session(&new_key, record, expires_at_ms)
+                .await?;
+            self.backend
+                .index_session(&session.user_id, &new_key, expires_at_ms)
+                .await?;
+            if grace.is_zero() {
+                self.backend.remove_session(&old_key).await?;
+                return self
+                    .backend
+                    .unindex_session(&session.user_id, &old_key)
+                    .await;
+            }
+            let grace_ends_ms = now_ms().saturating_add(millis(grace)).min(expires_at_ms);
+            let old_record = self.encode_session(&old_key, session)?;
+            self.backend
+                .replace_session(&old_key, old_record, Some(grace_ends_ms))
+                .await?;
+            Ok(())
+        }
+        .await;
+        observed("rotate_session", result)
+    }
+
+    async fn delete_user_sessions(&self, user_id: &str) -> Result<usize, StoreError> {
+        observed(
+            "delete_user_sessions",
+            self.backend.remove_user_sessions(user_id).await,
+        )
+    }
+
+    async fn active_users(&self) -> Result<Vec<String>, StoreError> {
+        observed("active_users", self.backend.active_users().await)
+    }
+
+    async fn put_state(&self, state: &str, record: &AuthState) -> Result<(), StoreError> {
+        let result = async {
+            let key = hex_sha256(state);
+            let bytes = self.encode(record, &state_aad(&key))?;
+            self.backend.set_state(&key, bytes, AUTH_STATE_TTL).await
+        }
+        .await;
+        observed("put_state", result)
+    }
+
+    async fn take_state(&self, state: &str) -> Result<Option<AuthState>, StoreError> {
+        let result = async {
+            let key = hex_sha256(state);
+            match self.backend.take_state(&key).await? {
+                Some(bytes) => self.decode(&bytes, &state_aad(&key)).map(Some),
+                None => Ok(None),
+            }
+        }
+        .await;
+        observed("take_state", result)
+    }
+
+    async fn try_lock(&self, name: &str, lease: Duration) -> Result<Option<LockToken>, StoreError> {
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        let taken = observed("try_lock", self.backend.try_lock(name, &token, lease).await)?;
+        Ok(taken.then_some(LockToken(token)))
+    }
+
+    async fn unlock(&self, name: &str, token: &LockToken) -> Result<(), StoreError> {
+        observed("unlock", self.backend.unlock(name, &token.0).await)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        observed("ping", self.backend.ping().await)
+    }
+}
