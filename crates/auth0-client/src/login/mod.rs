@@ -138,14 +138,22 @@ impl Login {
         self.session_duration
     }
 
-    /// The JWKS cache (for the check-up route).
-    pub fn jwks(&self) -> &JwksCache {
-        &self.jwks
-    }
-
-    /// Every configured client.
-    pub fn clients(&self) -> impl Iterator<Item = &Arc<ClientProfile>> {
-        self.clients.values()
+    /// Check-up: fetches the signing keys of every tenant the clients use; the first
+    /// failure names the client whose tenant did not answer.
+    pub async fn check_signing_keys(&self) -> Result<(), String> {
+        let mut checked: Vec<&str> = Vec::new();
+        for client in self.clients.values() {
+            let base_url = client.app.base_url.as_str();
+            if checked.contains(&base_url) {
+                continue;
+            }
+            self.jwks
+                .probe(base_url)
+                .await
+                .map_err(|e| format!("client {}: {e}", client.name))?;
+            checked.push(base_url);
+        }
+        Ok(())
     }
 
     /// The live session behind `handle` (no refresh).

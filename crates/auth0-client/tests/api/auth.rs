@@ -955,6 +955,15 @@ async fn auth0_too_slow_is_504() {
     assert_error(app.password_login(TOKEN).await, 504).await;
 }
 
+#[tokio::test]
+async fn the_signing_keys_check_up_follows_the_tenant() {
+    let app = TestApp::spawn().await;
+    assert_eq!(app.login.check_signing_keys().await, Ok(()));
+    app.tenant.faults().set_error("/.well-known/jwks.json", 503);
+    let failure = app.login.check_signing_keys().await.unwrap_err();
+    assert!(failure.contains("unavailable"), "{failure}");
+}
+
 // ---- forged id_tokens (a fake tenant serves them) ----
 
 mod forged {

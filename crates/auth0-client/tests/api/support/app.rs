@@ -73,6 +73,8 @@ pub struct TestApp {
     pub sessions: Arc<dyn SessionStore>,
     /// The app's configuration.
     pub config: Arc<Config>,
+    /// The app's login service.
+    pub login: Arc<auth0_client::login::Login>,
 }
 
 /// What `/oauth/token` answers to a token client.
@@ -212,6 +214,7 @@ impl TestApp {
             Store::Memory => Arc::new(scratch_store::ScratchStore::default()),
         };
         let state = AppState::new(config.clone(), sessions.clone()).expect("app state builds");
+        let login = state.login.clone();
         let router = axum::Router::new()
             .merge(auth0_client::http::auth::routes())
             .with_state(state);
@@ -237,6 +240,7 @@ impl TestApp {
             http,
             sessions,
             config,
+            login,
         }
     }
 
