@@ -122,6 +122,12 @@ impl JwksCache {
         {
             return Err(TokenError::NonceMismatch);
         }
+        // OIDC Core 3.1.3.7: with several audiences, `azp` names the client when present.
+        if let Some(azp) = claims.get("azp").and_then(Value::as_str)
+            && azp != expected.audience
+        {
+            return Err(TokenError::Invalid("azp is another client".to_owned()));
+        }
         match claims.get("sub").and_then(Value::as_str) {
             Some(sub) if !sub.is_empty() => Ok(claims),
             _ => Err(TokenError::MissingSubject),

@@ -1131,6 +1131,18 @@ mod forged {
     }
 
     #[tokio::test]
+    async fn an_id_token_authorized_for_another_party_is_refused() {
+        let response = login_with(|iss, nonce| {
+            let mut claims = valid_claims(iss, nonce);
+            claims["aud"] = json!([CLIENT_ID, "someone-else"]);
+            claims["azp"] = json!("someone-else");
+            rs256(&keys().0, &claims)
+        })
+        .await;
+        assert_refused(response).await;
+    }
+
+    #[tokio::test]
     async fn an_id_token_from_another_issuer_is_refused() {
         let response =
             login_with(|_, nonce| rs256(&keys().0, &valid_claims("https://evil.example/", nonce)))
