@@ -5,10 +5,13 @@
 
 pub mod backend;
 pub mod memory;
+mod open;
+pub mod redis;
 pub mod seal;
 pub mod store;
 
 pub use memory::MemoryStore;
+pub use open::open_store;
 pub use store::Store;
 
 use crate::secret::Secret;

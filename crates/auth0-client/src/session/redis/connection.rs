@@ -1,0 +1,236 @@
+//! One connection type for the three Redis modes, each reconnecting by itself.
+//!
+//! - normal: a [`ConnectionManager`] (reconnects in the background after I/O errors);
+//! - sentinel: the master is asked of the sentinels (which check its role) and the
+//!   connection is dropped on I/O errors or `READONLY`, so the next call follows a failover;
+//! - cluster: a [`ClusterConnection`] (follows slot moves and node changes itself).
+//!
+//! Sentinel and cluster connections are made lazily: the service starts while Redis
+//! is down and answers 503 until it comes.
+
+use crate::config::env::{RedisMode, RedisSettings};
+use futures::future::BoxFuture;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
+use redis::sentinel::{SentinelClientBuilder, SentinelServerType};
+use redis::{
+    AsyncConnectionConfig, Client, Cmd, ConnectionAddr, FromRedisValue, IntoConnectionInfo,
+    RedisError, RedisResult,
+};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// How long connecting to a node may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(750);
+/// How long a node may take to answer one command.
+const RESPONSE_TIMEOUT: Duration = Duration::from_millis(750);
+
+/// A connection to the Redis deployment of [`RedisSettings`].
+pub enum Connection {
+    /// `REDIS_MODE=normal`.
+    Normal(ConnectionManager),
+    /// `REDIS_MODE=sentinel`.
+    Sentinel(Reconnecting<MultiplexedConnection>),
+    /// `REDIS_MODE=cluster`.
+    Cluster(Reconnecting<ClusterConnection>),
+}
+
+impl Connection {
+    /// Prepares the connection of `settings`; nothing is contacted yet.
+    pub fn new(settings: &RedisSettings) -> RedisResult<Self> {
+        let username = settings.username.as_deref();
+        let password = settings.password.as_ref().map(|p| p.expose());
+        match &settings.mode {
+            RedisMode::Normal => {
+                let (host, port) = settings.hosts.first().cloned().ok_or_else(no_host)?;
+                let client = Client::open(node_info(host, port, username, password)?)?;
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(CONNECT_TIMEOUT))
+                    .set_response_timeout(Some(RESPONSE_TIMEOUT))
+                    .set_number_of_retries(1)
+                    .set_max_delay(Duration::from_millis(200));
+                Ok(Self::Normal(ConnectionManager::new_lazy_with_config(
+                    client, config,
+                )?))
+            }
+            RedisMode::Sentinel { master_name } => {
+                let sentinels = settings
+                    .hosts
+                    .iter()
+                    .map(|(h, p)| ConnectionAddr::Tcp(h.clone(), *p));
+                let mut builder =
+                    SentinelClientBuilder::new(sentinels, master_name, SentinelServerType::Master)?;
+                if let Some(username) = username {
+                    builder = builder.set_client_to_redis_username(username);
+                }
+                if let Some(password) = password {
+                    builder = builder.set_client_to_redis_password(password);
+                }
+                let sentinel = Arc::new(tokio::sync::Mutex::new(builder.build()?));
+                let config = connection_config();
+                Ok(Self::Sentinel(Reconnecting::new(move || {
+                    let (sentinel, config) = (sentinel.clone(), config.clone());
+                    Box::pin(async move {
+                        // The sentinels name the master, and the client checks its ROLE.
+                        let client = sentinel.lock().await.async_get_client().await?;
+                        client
+                            .get_multiplexed_async_connection_with_config(&config)
+                            .await
+                    })
+                })))
+            }
+            RedisMode::Cluster => {
+                let nodes = settings
+                    .hosts
+                    .iter()
+                    .map(|(host, port)| node_info(host.clone(), *port, None, None))
+                    .collect::<RedisResult<Vec<_>>>()?;
+                let mut builder = ClusterClientBuilder::new(nodes)
+                    .connection_timeout(CONNECT_TIMEOUT)
+                    .response_timeout(RESPONSE_TIMEOUT)
+                    .retries(2);
+                if let Some(username) = username {
+                    builder = builder.username(username);
+                }
+                if let Some(password) = password {
+                    builder = builder.password(password);
+                }
+                let client = builder.build()?;
+                Ok(Self::Cluster(Reconnecting::new(move || {
+                    let client = client.clone();
+                    Box::pin(async move { client.get_async_connection().await })
+                })))
+            }
+        }
+    }
+
+    /// Runs `cmd` on the master that owns its key.
+    pub async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> RedisResult<T> {
+        match self {
+            Self::Normal(manager) => cmd.query_async(&mut manager.clone()).await,
+            Self::Sentinel(master) => {
+                let (generation, mut connection) = master.get().await?;
+                match cmd.query_async(&mut connection).await {
+                    Err(error) if is_readonly(&error) => {
+                        // The node was demoted by a failover: the command did not run,
+                        // so ask the sentinels again and retry once.
+                        master.forget(generation);
+                        let (_, mut connection) = master.get().await?;
+                        cmd.query_async(&mut connection).await
+                    }
+                    Err(error) => {
+                        if error.is_io_error()
+                            || error.is_unrecoverable_error()
+                            || error.is_timeout()
+                        {
+                            master.forget(generation);
+                        }
+                        Err(error)
+                    }
+                    ok => ok,
+                }
+            }
+            Self::Cluster(cluster) => {
+                let (_, mut connection) = cluster.get().await?;
+                cmd.query_async(&mut connection).await
+            }
+        }
+    }
+}
+
+fn is_readonly(error: &RedisError) -> bool {
+    error.code() == Some("READONLY")
+}
+
+fn no_host() -> RedisError {
+    RedisError::from((
+        redis::ErrorKind::InvalidClientConfig,
+        "REDIS_HOSTS names no host",
+    ))
+}
+
+fn connection_config() -> AsyncConnectionConfig {
+    AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(CONNECT_TIMEOUT))
+        .set_response_timeout(Some(RESPONSE_TIMEOUT))
+}
+
+fn node_info(
+    host: String,
+    port: u16,
+    username: Option<&str>,
+    password: Option<&str>,
+) -> RedisResult<redis::ConnectionInfo> {
+    let info = ConnectionAddr::Tcp(host, port).into_connection_info()?;
+    let mut redis = info.redis_settings().clone();
+    if let Some(username) = username {
+        redis = redis.set_username(username);
+    }
+    if let Some(password) = password {
+        redis = redis.set_password(password);
+    }
+    Ok(info.set_redis_settings(redis))
+}
+
+type Connect<C> = Box<dyn Fn() -> BoxFuture<'static, RedisResult<C>> + Send + Sync>;
+
+/// A connection made on first use, and made again after [`Reconnecting::forget`].
+pub struct Reconnecting<C> {
+    connect: Connect<C>,
+    current: std::sync::Mutex<Option<(u64, C)>>,
+    connecting: tokio::sync::Mutex<()>,
+    generation: AtomicU64,
+}
+
+impl<C: Clone> Reconnecting<C> {
+    fn new(
+        connect: impl Fn() -> BoxFuture<'static, RedisResult<C>> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            connect: Box::new(connect),
+            current: std::sync::Mutex::new(None),
+            connecting: tokio::sync::Mutex::new(()),
+            generation: AtomicU64::new(0),
+        }
+    }
+
+    fn current(&self) -> Option<(u64, C)> {
+        self.current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The current connection and its generation, connecting when there is none
+    /// (one caller connects, the others wait for it).
+    async fn get(&self) -> RedisResult<(u64, C)> {
+        if let Some(current) = self.current() {
+            return Ok(current);
+        }
+        let _connecting = self.connecting.lock().await;
+        if let Some(current) = self.current() {
+            return Ok(current);
+        }
+        let connection = (self.connect)().await?;
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        let made = (generation, connection);
+        *self
+            .current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(made.clone());
+        Ok(made)
+    }
+
+    /// Drops connection `generation` (unless a newer one replaced it already).
+    fn forget(&self, generation: u64) {
+        let mut current = self
+            .current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if current.as_ref().is_some_and(|(g, _)| *g == generation) {
+            *current = None;
+        }
+    }
+}

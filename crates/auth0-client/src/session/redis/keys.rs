@@ -1,0 +1,74 @@
+//! Key layout in Redis, namespaced by `SESSION_SCOPE`.
+//!
+//! Each record key carries a hash tag (`{...}`) on its own id, so in cluster mode
+//! records spread over the slots while every single-key operation (GETDEL, SET NX,
+//! a lock's compare-and-delete script) stays on one slot. The user index is two
+//! kinds of keys: a set of session keys per user, and one sorted set of users
+//! scored by their latest session expiry.
+
+use crate::session::hex_sha256;
+
+/// Builds the keys of one scope.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    /// Keys under `auth0-client:<scope>:` (braces and `%` in the scope are escaped,
+    /// so a scope never forms a hash tag).
+    pub fn new(scope: &str) -> Self {
+        let escaped = scope
+            .replace('%', "%25")
+            .replace('{', "%7B")
+            .replace('}', "%7D");
+        Self {
+            prefix: format!("auth0-client:{escaped}:"),
+        }
+    }
+
+    /// A session record, by handle hash.
+    pub fn session(&self, key: &str) -> String {
+        format!("{}session:{{{key}}}", self.prefix)
+    }
+
+    /// An authorization state, by state hash.
+    pub fn state(&self, key: &str) -> String {
+        format!("{}state:{{{key}}}", self.prefix)
+    }
+
+    /// A lock.
+    pub fn lock(&self, name: &str) -> String {
+        format!("{}lock:{{{name}}}", self.prefix)
+    }
+
+    /// The set of session keys (handle hashes) of a user.
+    pub fn user_sessions(&self, user_id: &str) -> String {
+        format!("{}user:{{{}}}", self.prefix, hex_sha256(user_id))
+    }
+
+    /// The sorted set of user ids, scored by their latest session expiry (Unix ms).
+    pub fn active_users(&self) -> String {
+        format!("{}active-users", self.prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_namespaced_by_scope_and_hash_tagged_on_their_id() {
+        let keys = Keys::new("shop");
+        assert_eq!(keys.session("ab12"), "auth0-client:shop:session:{ab12}");
+        assert_eq!(keys.state("cd"), "auth0-client:shop:state:{cd}");
+        assert_eq!(keys.active_users(), "auth0-client:shop:active-users");
+        assert_ne!(Keys::new("other").session("ab12"), keys.session("ab12"));
+    }
+
+    #[test]
+    fn a_scope_with_braces_cannot_form_a_hash_tag() {
+        let keys = Keys::new("{x}");
+        assert_eq!(keys.session("ab"), "auth0-client:%7Bx%7D:session:{ab}");
+    }
+}

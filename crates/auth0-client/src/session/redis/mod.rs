@@ -1,0 +1,246 @@
+//! Redis backend (normal, sentinel, cluster): every call bounded in time.
+//!
+//! A Redis that does not answer yields [`StoreError::Unavailable`] within
+//! [`OPERATION_TIMEOUT`]; nothing is ever deleted because a read failed, and the
+//! connection comes back by itself when Redis does.
+
+mod connection;
+mod keys;
+
+pub use keys::Keys;
+
+use super::StoreError;
+use super::backend::{Backend, millis, now_ms};
+use crate::config::env::RedisSettings;
+use async_trait::async_trait;
+use connection::Connection;
+use redis::{Cmd, FromRedisValue, RedisError, cmd};
+use std::time::Duration;
+
+/// The longest any single Redis call may take before it counts as unavailable.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Deletes a lock only when it still holds the caller's token.
+const UNLOCK: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0";
+
+/// Adds a session key to a user's set and pushes the set's expiry to the session's
+/// (never pulls it earlier). ARGV: session key, its expiry (Unix ms), now (Unix ms).
+const INDEX_SESSION: &str = r"
+redis.call('SADD', KEYS[1], ARGV[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 or tonumber(ARGV[3]) + ttl < tonumber(ARGV[2]) then
+  redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+end
+return 1";
+
+/// Sessions, states and locks in Redis, under one `SESSION_SCOPE`.
+pub struct RedisBackend {
+    connection: Connection,
+    keys: Keys,
+}
+
+impl RedisBackend {
+    /// Prepares the backend for `settings` under `scope`; Redis is contacted on first use.
+    pub fn new(settings: &RedisSettings, scope: &str) -> Result<Self, StoreError> {
+        let connection =
+            Connection::new(settings).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        Ok(Self {
+            connection,
+            keys: Keys::new(scope),
+        })
+    }
+
+    async fn run<T: FromRedisValue>(&self, command: &Cmd) -> Result<T, StoreError> {
+        match tokio::time::timeout(OPERATION_TIMEOUT, self.connection.query(command)).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(map_error(&error)),
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "no answer within {OPERATION_TIMEOUT:?}"
+            ))),
+        }
+    }
+
+    async fn is_live_session(&self, key: &str) -> Result<bool, StoreError> {
+        self.run(cmd("EXISTS").arg(self.keys.session(key))).await
+    }
+}
+
+fn map_error(error: &RedisError) -> StoreError {
+    match error.kind() {
+        redis::ErrorKind::UnexpectedReturnType | redis::ErrorKind::Parse => {
+            StoreError::Corrupt(error.to_string())
+        }
+        _ => StoreError::Unavailable(error.to_string()),
+    }
+}
+
+fn eval(script: &str, key: String) -> Cmd {
+    let mut command = cmd("EVAL");
+    command.arg(script).arg(1).arg(key);
+    command
+}
+
+#[async_trait]
+impl Backend for RedisBackend {
+    async fn set_session(
+        &self,
+        key: &str,
+        record: Vec<u8>,
+        expires_at_ms: i64,
+    ) -> Result<(), StoreError> {
+        let session = self.keys.session(key);
+        if expires_at_ms <= now_ms() {
+            return self.run(cmd("DEL").arg(session)).await;
+        }
+        self.run(
+            cmd("SET")
+                .arg(session)
+                .arg(record)
+                .arg("PXAT")
+                .arg(expires_at_ms),
+        )
+        .await
+    }
+
+    async fn get_session(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.run(cmd("GET").arg(self.keys.session(key))).await
+    }
+
+    async fn replace_session(
+        &self,
+        key: &str,
+        record: Vec<u8>,
+        expires_at_ms: Option<i64>,
+    ) -> Result<bool, StoreError> {
+        let mut command = cmd("SET");
+        command.arg(self.keys.session(key)).arg(record).arg("XX");
+        match expires_at_ms {
+            Some(at) => command.arg("PXAT").arg(at.max(now_ms() + 1)),
+            None => command.arg("KEEPTTL"),
+        };
+        let answer: Option<String> = self.run(&command).await?;
+        Ok(answer.is_some())
+    }
+
+    async fn remove_session(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.run(cmd("GETDEL").arg(self.keys.session(key))).await
+    }
+
+    async fn index_session(
+        &self,
+        user_id: &str,
+        key: &str,
+        expires_at_ms: i64,
+    ) -> Result<(), StoreError> {
+        let sessions = self.keys.user_sessions(user_id);
+        let _: i64 = self
+            .run(
+                eval(INDEX_SESSION, sessions)
+                    .arg(key)
+                    .arg(expires_at_ms)
+                    .arg(now_ms()),
+            )
+            .await?;
+        let _: Option<i64> = self
+            .run(
+                cmd("ZADD")
+                    .arg(self.keys.active_users())
+                    .arg("GT")
+                    .arg(expires_at_ms)
+                    .arg(user_id),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn unindex_session(&self, user_id: &str, key: &str) -> Result<(), StoreError> {
+        let sessions = self.keys.user_sessions(user_id);
+        let _: i64 = self.run(cmd("SREM").arg(&sessions).arg(key)).await?;
+        // Lazy cleanup: drop the user's expired keys, and the user when none is live.
+        let members: Vec<String> = self.run(cmd("SMEMBERS").arg(&sessions)).await?;
+        let mut live = 0;
+        for member in members {
+            if self.is_live_session(&member).await? {
+                live += 1;
+            } else {
+                let _: i64 = self.run(cmd("SREM").arg(&sessions).arg(&member)).await?;
+            }
+        }
+        if live == 0 {
+            let _: i64 = self
+                .run(cmd("ZREM").arg(self.keys.active_users()).arg(user_id))
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn remove_user_sessions(&self, user_id: &str) -> Result<usize, StoreError> {
+        let sessions = self.keys.user_sessions(user_id);
+        let members: Vec<String> = self.run(cmd("SMEMBERS").arg(&sessions)).await?;
+        let mut ended = 0;
+        for member in members {
+            // One DEL per key: in cluster mode the keys live on different slots.
+            let removed: i64 = self.run(cmd("DEL").arg(self.keys.session(&member))).await?;
+            ended += usize::try_from(removed).unwrap_or(0);
+        }
+        let _: i64 = self.run(cmd("DEL").arg(&sessions)).await?;
+        let _: i64 = self
+            .run(cmd("ZREM").arg(self.keys.active_users()).arg(user_id))
+            .await?;
+        Ok(ended)
+    }
+
+    async fn active_users(&self) -> Result<Vec<String>, StoreError> {
+        let index = self.keys.active_users();
+        let now = now_ms();
+        let _: i64 = self
+            .run(cmd("ZREMRANGEBYSCORE").arg(&index).arg("-inf").arg(now))
+            .await?;
+        self.run(cmd("ZRANGE").arg(&index).arg(0).arg(-1)).await
+    }
+
+    async fn set_state(&self, key: &str, record: Vec<u8>, ttl: Duration) -> Result<(), StoreError> {
+        self.run(
+            cmd("SET")
+                .arg(self.keys.state(key))
+                .arg(record)
+                .arg("PX")
+                .arg(millis(ttl)),
+        )
+        .await
+    }
+
+    async fn take_state(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.run(cmd("GETDEL").arg(self.keys.state(key))).await
+    }
+
+    async fn try_lock(&self, name: &str, token: &str, lease: Duration) -> Result<bool, StoreError> {
+        let answer: Option<String> = self
+            .run(
+                cmd("SET")
+                    .arg(self.keys.lock(name))
+                    .arg(token)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(millis(lease)),
+            )
+            .await?;
+        Ok(answer.is_some())
+    }
+
+    async fn unlock(&self, name: &str, token: &str) -> Result<(), StoreError> {
+        let _: i64 = self
+            .run(eval(UNLOCK, self.keys.lock(name)).arg(token))
+            .await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let _: String = self.run(&cmd("PING")).await?;
+        Ok(())
+    }
+}
