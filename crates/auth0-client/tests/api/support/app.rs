@@ -211,7 +211,7 @@ impl TestApp {
             file,
         });
         let sessions: Arc<dyn SessionStore> = match options.store {
-            Store::Memory => Arc::new(scratch_store::ScratchStore::default()),
+            Store::Memory => Arc::new(auth0_client::session::MemoryStore::new()),
         };
         let state = AppState::new(config.clone(), sessions.clone()).expect("app state builds");
         let login = state.login.clone();
@@ -423,110 +423,4 @@ fn hidden_state(page: &str) -> String {
     let start = page.find(marker).expect("the login form carries its state") + marker.len();
     let end = page[start..].find('"').expect("closing quote") + start;
     page[start..end].to_owned()
-}
-
-/// TEMPORARY stand-in until `session::memory::MemoryStore` lands (not committed).
-pub mod scratch_store {
-    use async_trait::async_trait;
-    use auth0_client::session::*;
-    use std::collections::HashMap;
-    use std::sync::Mutex;
-    use std::time::{Duration, Instant};
-
-    #[derive(Default)]
-    pub struct ScratchStore {
-        sessions: Mutex<HashMap<String, (Session, Option<Instant>)>>,
-        states: Mutex<HashMap<String, AuthState>>,
-        locks: Mutex<HashMap<String, (String, Instant)>>,
-    }
-
-    #[async_trait]
-    impl SessionStore for ScratchStore {
-        async fn put_session(&self, h: &SessionHandle, s: &Session) -> Result<(), StoreError> {
-            self.sessions
-                .lock()
-                .unwrap()
-                .insert(h.key(), (s.clone(), None));
-            Ok(())
-        }
-        async fn get_session(&self, h: &SessionHandle) -> Result<Option<Session>, StoreError> {
-            let map = self.sessions.lock().unwrap();
-            Ok(map
-                .get(&h.key())
-                .filter(|(_, until)| until.is_none_or(|u| Instant::now() < u))
-                .map(|(s, _)| s.clone()))
-        }
-        async fn update_session(&self, h: &SessionHandle, s: &Session) -> Result<bool, StoreError> {
-            let mut map = self.sessions.lock().unwrap();
-            match map.get_mut(&h.key()) {
-                Some(entry) => {
-                    entry.0 = s.clone();
-                    Ok(true)
-                }
-                None => Ok(false),
-            }
-        }
-        async fn delete_session(&self, h: &SessionHandle) -> Result<Option<Session>, StoreError> {
-            Ok(self
-                .sessions
-                .lock()
-                .unwrap()
-                .remove(&h.key())
-                .map(|(s, _)| s))
-        }
-        async fn rotate_session(
-            &self,
-            old: &SessionHandle,
-            new: &SessionHandle,
-            s: &Session,
-            grace: Duration,
-        ) -> Result<(), StoreError> {
-            let mut map = self.sessions.lock().unwrap();
-            map.insert(new.key(), (s.clone(), None));
-            map.insert(old.key(), (s.clone(), Some(Instant::now() + grace)));
-            Ok(())
-        }
-        async fn delete_user_sessions(&self, _: &str) -> Result<usize, StoreError> {
-            Ok(0)
-        }
-        async fn active_users(&self) -> Result<Vec<String>, StoreError> {
-            Ok(vec![])
-        }
-        async fn put_state(&self, state: &str, r: &AuthState) -> Result<(), StoreError> {
-            self.states
-                .lock()
-                .unwrap()
-                .insert(state.to_owned(), r.clone());
-            Ok(())
-        }
-        async fn take_state(&self, state: &str) -> Result<Option<AuthState>, StoreError> {
-            Ok(self.states.lock().unwrap().remove(state))
-        }
-        async fn try_lock(
-            &self,
-            name: &str,
-            lease: Duration,
-        ) -> Result<Option<LockToken>, StoreError> {
-            let mut locks = self.locks.lock().unwrap();
-            if locks
-                .get(name)
-                .is_some_and(|(_, until)| Instant::now() < *until)
-            {
-                return Ok(None);
-            }
-            let token = uuid::Uuid::new_v4().to_string();
-            locks.insert(name.to_owned(), (token.clone(), Instant::now() + lease));
-            Ok(Some(LockToken(token)))
-        }
-        async fn unlock(&self, name: &str, token: &LockToken) -> Result<(), StoreError> {
-            let mut locks = self.locks.lock().unwrap();
-            if locks.get(name).is_some_and(|(t, _)| *t == token.0) {
-                locks.remove(name);
-            }
-            Ok(())
-        }
-        async fn ping(&self) -> Result<(), StoreError> {
-            Ok(())
-        }
-    }
 }
