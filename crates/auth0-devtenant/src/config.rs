@@ -302,9 +302,10 @@ impl TenantConfig {
             }
         }
         if let Some(name) = &self.default_directory
-            && !connection_exists(name) {
-                bail!("defaultDirectory names an unknown connection");
-            }
+            && !connection_exists(name)
+        {
+            bail!("defaultDirectory names an unknown connection");
+        }
         Ok(())
     }
 }

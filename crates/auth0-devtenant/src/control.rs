@@ -65,9 +65,10 @@ async fn set_faults(State(tenant): State<Arc<Tenant>>, body: axum::body::Bytes) 
         Err(error) => return bad_request(format!("invalid fault: {error}")),
     };
     if let Some(status) = request.status
-        && !(100..=599).contains(&status) {
-            return bad_request("status must be an HTTP status (100-599)".to_owned());
-        }
+        && !(100..=599).contains(&status)
+    {
+        return bad_request("status must be an HTTP status (100-599)".to_owned());
+    }
     let faults = &tenant.faults;
     let prefix = request.path_prefix.as_str();
     if let Some(ms) = request.latency_ms {

@@ -36,7 +36,6 @@ struct Window {
     limit: u32,
     length: Duration,
     started: Instant,
-    started_epoch: u64,
     used: u32,
 }
 
@@ -110,7 +109,6 @@ impl Faults {
                 limit,
                 length: window.max(Duration::from_millis(1)),
                 started: Instant::now(),
-                started_epoch: now_epoch(),
                 used: 0,
             });
         });
@@ -155,10 +153,11 @@ impl Faults {
             }
             decision.drop |= rule.drop;
             if let Some(status) = rule.status
-                && (decision.status.is_none() || rule.prefix.len() >= status_prefix_len) {
-                    decision.status = Some(status);
-                    status_prefix_len = rule.prefix.len();
-                }
+                && (decision.status.is_none() || rule.prefix.len() >= status_prefix_len)
+            {
+                decision.status = Some(status);
+                status_prefix_len = rule.prefix.len();
+            }
             if let Some(window) = rule.rate_limit.as_mut() {
                 let state = window.consume();
                 if decision.rate.is_none() || rule.prefix.len() >= rate_prefix_len {
@@ -181,7 +180,6 @@ impl Window {
                 .length
                 .saturating_mul(u32::try_from(windows).unwrap_or(u32::MAX));
             self.started += advance;
-            self.started_epoch = now_epoch();
             self.used = 0;
         }
         let limited = self.used >= self.limit;

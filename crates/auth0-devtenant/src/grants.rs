@@ -165,12 +165,13 @@ impl GrantStore {
             return Err(RefreshRefusal::Invalid);
         }
         if let Some(rotated_at) = grant.rotated_at
-            && rotated_at.elapsed() > reuse_interval {
-                let family = grant.family;
-                refresh.tokens.retain(|_, g| g.family != family);
-                refresh.revoked_families.insert(family);
-                return Err(RefreshRefusal::Reused);
-            }
+            && rotated_at.elapsed() > reuse_interval
+        {
+            let family = grant.family;
+            refresh.tokens.retain(|_, g| g.family != family);
+            refresh.revoked_families.insert(family);
+            return Err(RefreshRefusal::Reused);
+        }
         if let Some(stored) = refresh.tokens.get_mut(token) {
             stored.rotated_at.get_or_insert_with(Instant::now);
         }

@@ -207,10 +207,11 @@ impl UserRecord {
             claims.insert("updated_at".to_owned(), json!(self.updated_at));
         }
         if scopes.contains(&"email")
-            && let Some(email) = &self.email {
-                claims.insert("email".to_owned(), json!(email));
-                claims.insert("email_verified".to_owned(), json!(self.email_verified));
-            }
+            && let Some(email) = &self.email
+        {
+            claims.insert("email".to_owned(), json!(email));
+            claims.insert("email_verified".to_owned(), json!(self.email_verified));
+        }
         if !namespace.is_empty() {
             claims.insert(
                 format!("{namespace}app_metadata"),
@@ -372,18 +373,20 @@ impl UserStore {
             && other(
                 self.by_email
                     .get(&(user.connection.clone(), email.to_lowercase())),
-            ) {
-                return Err(StoreError::Conflict("The user already exists."));
-            }
+            )
+        {
+            return Err(StoreError::Conflict("The user already exists."));
+        }
         if let Some(username) = &user.username
             && other(
                 self.by_username
                     .get(&(user.connection.clone(), username.to_lowercase())),
-            ) {
-                return Err(StoreError::Conflict(
-                    "The username provided is in use already.",
-                ));
-            }
+            )
+        {
+            return Err(StoreError::Conflict(
+                "The username provided is in use already.",
+            ));
+        }
         Ok(())
     }
 

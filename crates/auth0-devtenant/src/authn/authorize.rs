@@ -74,9 +74,10 @@ pub(crate) async fn authorize(
         }
     }
     if let Some(audience) = get("audience")
-        && !tenant.is_known_audience(audience) {
-            return back("access_denied", &format!("Service not found: {audience}"));
-        }
+        && !tenant.is_known_audience(audience)
+    {
+        return back("access_denied", &format!("Service not found: {audience}"));
+    }
     let challenge = match (get("code_challenge"), get("code_challenge_method")) {
         (None, None) => None,
         (Some(value), method) => {

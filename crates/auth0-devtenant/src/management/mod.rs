@@ -16,6 +16,7 @@ use crate::state::Tenant;
 pub(crate) fn routes() -> Router<Arc<Tenant>> {
     Router::new()
         .route("/api/v2/users", get(users::search).post(users::create_user))
+        .route("/api/v2/users-by-email", get(users::by_email))
         .route(
             "/api/v2/users/{id}",
             get(users::get_user)

@@ -127,6 +127,29 @@ pub(crate) async fn search(
     Ok(Json(body).into_response())
 }
 
+/// `GET /api/v2/users-by-email?email=…`: the users with this email, in every connection.
+pub(crate) async fn by_email(
+    State(tenant): State<Arc<Tenant>>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, MgmtError> {
+    require_scope(&tenant, &headers, "read:users")?;
+    let email = q
+        .get("email")
+        .filter(|e| !e.is_empty())
+        .ok_or_else(|| {
+            MgmtError::invalid_query("Query validation error: 'Missing required property: email'.")
+        })?
+        .to_lowercase();
+    let users = tenant.users_read();
+    let found: Vec<Value> = users
+        .iter()
+        .filter(|u| u.email.as_deref() == Some(email.as_str()))
+        .map(|u| u.json().clone())
+        .collect();
+    Ok(Json(Value::Array(found)).into_response())
+}
+
 /// `GET /api/v2/users/{id}`.
 pub(crate) async fn get_user(
     State(tenant): State<Arc<Tenant>>,

@@ -258,3 +258,29 @@ async fn delete_user_removes_the_user_and_its_refresh_tokens() {
     assert_eq!(status, 403);
     t.shutdown().await;
 }
+
+#[tokio::test]
+async fn users_by_email_finds_the_user_in_any_case() {
+    let t = tenant().await;
+    let token = management_token(&t).await;
+    let (status, _, users) = management(
+        &t,
+        &token,
+        Method::GET,
+        "/api/v2/users-by-email?email=Viewer%40Example.com",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(users[0]["user_id"], "auth0|dev000000000000000000002");
+    let (status, _, users) = management(
+        &t,
+        &token,
+        Method::GET,
+        "/api/v2/users-by-email?email=x%40y.z",
+        None,
+    )
+    .await;
+    assert_eq!((status, users), (200, json!([])));
+    t.shutdown().await;
+}
