@@ -1,1 +1,855 @@
 //! Integration tests: sessions.
+//!
+//! One suite of store behaviours runs against every backend: memory, Redis (normal,
+//! with ACL credentials, sealed), Sentinel and Cluster, all real processes spawned by
+//! `support::redis`. Then the fault tests: failover, outage and recovery.
+
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use crate::support::redis::{Acl, RedisCluster, RedisSentinelSet, RedisServer, SENTINEL_MASTER};
+use auth0_client::config::env::{RedisMode, RedisSettings};
+use auth0_client::secret::Secret;
+use auth0_client::session::redis::RedisBackend;
+use auth0_client::session::seal::Sealer;
+use auth0_client::session::{
+    AuthState, MemoryStore, Session, SessionHandle, SessionStore, Store, StoreError,
+};
+use base64::Engine;
+use std::any::Any;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A store under test, and the processes it runs on.
+pub struct Fixture {
+    /// The store.
+    pub store: Arc<dyn SessionStore>,
+    _processes: Box<dyn Any + Send>,
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// A session of `user_id` that lives `seconds` more.
+pub fn session_of(user_id: &str, seconds: i64) -> Session {
+    let now = unix_now();
+    Session {
+        client_type: "token".into(),
+        user_id: user_id.into(),
+        access_token: Secret::new(unique("at")),
+        refresh_token: Some(Secret::new(unique("rt"))),
+        id_token: Secret::new(unique("idt")),
+        token_expires_at: now + 60,
+        expires_at: now + seconds,
+        created_at: now,
+        user: serde_json::json!({ "sub": user_id, "email": "someone@example.com" }),
+    }
+}
+
+fn handle() -> SessionHandle {
+    SessionHandle::new(unique("handle"))
+}
+
+fn state_record() -> AuthState {
+    AuthState {
+        client_type: "website".into(),
+        nonce: unique("nonce"),
+        code_verifier: Secret::new(unique("verifier")),
+        redirect: Some("/home".into()),
+    }
+}
+
+fn settings(hosts: Vec<(String, u16)>, mode: RedisMode) -> RedisSettings {
+    RedisSettings {
+        hosts,
+        mode,
+        username: None,
+        password: None,
+    }
+}
+
+fn localhost(port: u16) -> Vec<(String, u16)> {
+    vec![("127.0.0.1".into(), port)]
+}
+
+fn redis_store(settings: &RedisSettings, scope: &str) -> Store<RedisBackend> {
+    Store::with_backend(RedisBackend::new(settings, scope).unwrap())
+}
+
+/// A sealer with one random key.
+pub fn random_sealer() -> Sealer {
+    let key: [u8; 32] = rand::random();
+    Sealer::from_base64(&[Secret::new(
+        base64::engine::general_purpose::STANDARD.encode(key),
+    )])
+    .unwrap()
+}
+
+mod fixtures {
+    use super::*;
+
+    pub async fn memory() -> Fixture {
+        Fixture {
+            store: Arc::new(MemoryStore::new()),
+            _processes: Box::new(()),
+        }
+    }
+
+    pub async fn sealed_memory() -> Fixture {
+        Fixture {
+            store: Arc::new(MemoryStore::new().sealed(random_sealer())),
+            _processes: Box::new(()),
+        }
+    }
+
+    pub async fn redis() -> Fixture {
+        let server = RedisServer::start().await;
+        let store = redis_store(
+            &settings(localhost(server.port()), RedisMode::Normal),
+            "suite",
+        );
+        Fixture {
+            store: Arc::new(store),
+            _processes: Box::new(server),
+        }
+    }
+
+    pub async fn redis_with_acl() -> Fixture {
+        let acl = Acl {
+            username: "sessions".into(),
+            password: unique("pw"),
+        };
+        let server = RedisServer::start_with_acl(acl.clone()).await;
+        let mut settings = settings(localhost(server.port()), RedisMode::Normal);
+        settings.username = Some(acl.username);
+        settings.password = Some(Secret::new(acl.password));
+        Fixture {
+            store: Arc::new(redis_store(&settings, "suite")),
+            _processes: Box::new(server),
+        }
+    }
+
+    pub async fn sealed_redis() -> Fixture {
+        let server = RedisServer::start().await;
+        let store = redis_store(
+            &settings(localhost(server.port()), RedisMode::Normal),
+            "suite",
+        )
+        .sealed(random_sealer());
+        Fixture {
+            store: Arc::new(store),
+            _processes: Box::new(server),
+        }
+    }
+
+    pub async fn sentinel() -> Fixture {
+        let set = RedisSentinelSet::start().await;
+        let mode = RedisMode::Sentinel {
+            master_name: SENTINEL_MASTER.into(),
+        };
+        let store = redis_store(&settings(set.sentinel_hosts(), mode), "suite");
+        Fixture {
+            store: Arc::new(store),
+            _processes: Box::new(set),
+        }
+    }
+
+    pub async fn cluster() -> Fixture {
+        let cluster = RedisCluster::start().await;
+        let store = redis_store(&settings(cluster.hosts(), RedisMode::Cluster), "suite");
+        Fixture {
+            store: Arc::new(store),
+            _processes: Box::new(cluster),
+        }
+    }
+}
+
+/// The behaviours every store must have. Each uses fresh handles and users, so they
+/// can also run one after another on one store.
+mod behaviours {
+    use super::*;
+
+    pub async fn a_stored_session_is_read_back_by_its_handle_only(fixture: &Fixture) {
+        let store = &fixture.store;
+        let (handle, session) = (handle(), session_of(&unique("user"), 3600));
+        store.put_session(&handle, &session).await.unwrap();
+        assert_eq!(store.get_session(&handle).await.unwrap(), Some(session));
+        assert_eq!(store.get_session(&super::handle()).await.unwrap(), None);
+    }
+
+    pub async fn an_update_replaces_the_session_but_not_a_missing_one(fixture: &Fixture) {
+        let store = &fixture.store;
+        let (handle, session) = (handle(), session_of(&unique("user"), 3600));
+        store.put_session(&handle, &session).await.unwrap();
+        let mut refreshed = session.clone();
+        refreshed.access_token = Secret::new(unique("at2"));
+        assert!(store.update_session(&handle, &refreshed).await.unwrap());
+        assert_eq!(
+            store.get_session(&handle).await.unwrap(),
+            Some(refreshed.clone())
+        );
+        assert!(
+            !store
+                .update_session(&super::handle(), &refreshed)
+                .await
+                .unwrap()
+        );
+    }
+
+    pub async fn a_deleted_session_is_returned_once_then_gone(fixture: &Fixture) {
+        let store = &fixture.store;
+        let (handle, session) = (handle(), session_of(&unique("user"), 3600));
+        store.put_session(&handle, &session).await.unwrap();
+        assert_eq!(store.delete_session(&handle).await.unwrap(), Some(session));
+        assert_eq!(store.get_session(&handle).await.unwrap(), None);
+        assert_eq!(store.delete_session(&handle).await.unwrap(), None);
+    }
+
+    pub async fn a_session_ends_at_its_expiry(fixture: &Fixture) {
+        let store = &fixture.store;
+        let (handle, session) = (handle(), session_of(&unique("user"), 2));
+        store.put_session(&handle, &session).await.unwrap();
+        assert!(store.get_session(&handle).await.unwrap().is_some());
+        let ends = std::time::UNIX_EPOCH + Duration::from_secs(session.expires_at as u64);
+        tokio::time::sleep(
+            ends.duration_since(std::time::SystemTime::now())
+                .unwrap_or_default()
+                + Duration::from_millis(100),
+        )
+        .await;
+        assert_eq!(store.get_session(&handle).await.unwrap(), None);
+        assert!(
+            !store
+                .active_users()
+                .await
+                .unwrap()
+                .contains(&session.user_id)
+        );
+    }
+
+    pub async fn a_rotated_session_answers_on_the_old_handle_only_during_the_grace(
+        fixture: &Fixture,
+    ) {
+        let store = &fixture.store;
+        let (old, new, session) = (handle(), handle(), session_of(&unique("user"), 3600));
+        store.put_session(&old, &session).await.unwrap();
+        let mut rotated = session.clone();
+        rotated.refresh_token = Some(Secret::new(unique("rt2")));
+        store
+            .rotate_session(&old, &new, &rotated, Duration::from_millis(700))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.get_session(&new).await.unwrap(),
+            Some(rotated.clone())
+        );
+        assert_eq!(
+            store.get_session(&old).await.unwrap(),
+            Some(rotated.clone()),
+            "old handle works in the grace"
+        );
+        tokio::time::sleep(Duration::from_millis(900)).await;
+        assert_eq!(
+            store.get_session(&old).await.unwrap(),
+            None,
+            "old handle ends after the grace"
+        );
+        assert_eq!(
+            store.get_session(&new).await.unwrap(),
+            Some(rotated.clone())
+        );
+        assert!(
+            store
+                .active_users()
+                .await
+                .unwrap()
+                .contains(&rotated.user_id)
+        );
+    }
+
+    pub async fn a_state_is_taken_only_once_even_concurrently(fixture: &Fixture) {
+        let store = &fixture.store;
+        let (state, record) = (unique("state"), state_record());
+        store.put_state(&state, &record).await.unwrap();
+        let takes = (0..10).map(|_| {
+            let (store, state) = (store.clone(), state.clone());
+            tokio::spawn(async move { store.take_state(&state).await.unwrap() })
+        });
+        let taken: Vec<AuthState> = futures::future::join_all(takes)
+            .await
+            .into_iter()
+            .filter_map(|t| t.unwrap())
+            .collect();
+        assert_eq!(taken, vec![record]);
+        assert_eq!(
+            store.take_state(&unique("never-stored")).await.unwrap(),
+            None
+        );
+    }
+
+    pub async fn a_lock_is_exclusive_until_released_or_its_lease_ends(fixture: &Fixture) {
+        let store = &fixture.store;
+        let name = unique("lock");
+        let token = store
+            .try_lock(&name, Duration::from_secs(30))
+            .await
+            .unwrap()
+            .expect("first taker gets the lock");
+        assert_eq!(
+            store
+                .try_lock(&name, Duration::from_secs(30))
+                .await
+                .unwrap(),
+            None
+        );
+        store
+            .unlock(
+                &name,
+                &auth0_client::session::LockToken("someone-else".into()),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .try_lock(&name, Duration::from_secs(30))
+                .await
+                .unwrap(),
+            None,
+            "a foreign token does not release"
+        );
+        store.unlock(&name, &token).await.unwrap();
+        let short = store
+            .try_lock(&name, Duration::from_millis(300))
+            .await
+            .unwrap();
+        assert!(short.is_some(), "released lock can be taken again");
+        assert_eq!(
+            store
+                .try_lock(&name, Duration::from_millis(300))
+                .await
+                .unwrap(),
+            None
+        );
+        tokio::time::sleep(Duration::from_millis(450)).await;
+        let after_lease = store.try_lock(&name, Duration::from_secs(1)).await.unwrap();
+        assert!(after_lease.is_some(), "an expired lease frees the lock");
+        store.unlock(&name, &short.unwrap()).await.unwrap();
+        assert_eq!(
+            store.try_lock(&name, Duration::from_secs(1)).await.unwrap(),
+            None,
+            "the old holder cannot release a newer lock"
+        );
+    }
+
+    pub async fn active_users_lists_each_user_once_while_a_session_lives(fixture: &Fixture) {
+        let store = &fixture.store;
+        let (alice, bob) = (unique("alice"), unique("bob"));
+        let (a1, a2, b1) = (handle(), handle(), handle());
+        store
+            .put_session(&a1, &session_of(&alice, 3600))
+            .await
+            .unwrap();
+        store
+            .put_session(&a2, &session_of(&alice, 3600))
+            .await
+            .unwrap();
+        store
+            .put_session(&b1, &session_of(&bob, 3600))
+            .await
+            .unwrap();
+        let active = store.active_users().await.unwrap();
+        assert_eq!(active.iter().filter(|u| **u == alice).count(), 1);
+        assert_eq!(active.iter().filter(|u| **u == bob).count(), 1);
+        store.delete_session(&a1).await.unwrap();
+        assert!(
+            store.active_users().await.unwrap().contains(&alice),
+            "alice still has a2"
+        );
+        store.delete_session(&a2).await.unwrap();
+        let active = store.active_users().await.unwrap();
+        assert!(!active.contains(&alice) && active.contains(&bob));
+    }
+
+    pub async fn deleting_a_users_sessions_ends_all_of_them_and_no_other(fixture: &Fixture) {
+        let store = &fixture.store;
+        let (alice, bob) = (unique("alice"), unique("bob"));
+        let (a1, a2, b1) = (handle(), handle(), handle());
+        store
+            .put_session(&a1, &session_of(&alice, 3600))
+            .await
+            .unwrap();
+        store
+            .put_session(&a2, &session_of(&alice, 3600))
+            .await
+            .unwrap();
+        store
+            .put_session(&b1, &session_of(&bob, 3600))
+            .await
+            .unwrap();
+        assert_eq!(store.delete_user_sessions(&alice).await.unwrap(), 2);
+        assert_eq!(store.get_session(&a1).await.unwrap(), None);
+        assert_eq!(store.get_session(&a2).await.unwrap(), None);
+        assert!(store.get_session(&b1).await.unwrap().is_some());
+        let active = store.active_users().await.unwrap();
+        assert!(!active.contains(&alice) && active.contains(&bob));
+        assert_eq!(store.delete_user_sessions(&alice).await.unwrap(), 0);
+    }
+
+    pub async fn ping_answers(fixture: &Fixture) {
+        fixture.store.ping().await.unwrap();
+    }
+}
+
+/// Calls `$callback!($($args)*, [every behaviour])`, so the list is written once.
+macro_rules! with_behaviours {
+    ($callback:ident!($($args:tt)*)) => {
+        $callback! {$($args)* [
+            a_stored_session_is_read_back_by_its_handle_only,
+            an_update_replaces_the_session_but_not_a_missing_one,
+            a_deleted_session_is_returned_once_then_gone,
+            a_session_ends_at_its_expiry,
+            a_rotated_session_answers_on_the_old_handle_only_during_the_grace,
+            a_state_is_taken_only_once_even_concurrently,
+            a_lock_is_exclusive_until_released_or_its_lease_ends,
+            active_users_lists_each_user_once_while_a_session_lives,
+            deleting_a_users_sessions_ends_all_of_them_and_no_other,
+            ping_answers,
+        ]}
+    };
+}
+
+/// One test per behaviour, each on a fresh fixture (cheap backends).
+macro_rules! suite_per_behaviour {
+    ($backend:ident, $fixture:path, [$($behaviour:ident),* $(,)?]) => {
+        mod $backend {
+            $(
+                #[tokio::test(flavor = "multi_thread")]
+                async fn $behaviour() {
+                    let fixture = $fixture().await;
+                    super::behaviours::$behaviour(&fixture).await;
+                }
+            )*
+        }
+    };
+}
+
+/// Every behaviour in turn on one fixture (backends that take seconds to start).
+macro_rules! run_every_behaviour {
+    ($fixture:expr, [$($behaviour:ident),* $(,)?]) => {{
+        let fixture = $fixture;
+        $(
+            println!("{}", stringify!($behaviour));
+            behaviours::$behaviour(&fixture).await;
+        )*
+    }};
+}
+
+with_behaviours!(suite_per_behaviour!(memory, super::fixtures::memory,));
+with_behaviours!(suite_per_behaviour!(
+    sealed_memory,
+    super::fixtures::sealed_memory,
+));
+with_behaviours!(suite_per_behaviour!(redis, super::fixtures::redis,));
+with_behaviours!(suite_per_behaviour!(
+    redis_with_acl,
+    super::fixtures::redis_with_acl,
+));
+with_behaviours!(suite_per_behaviour!(
+    sealed_redis,
+    super::fixtures::sealed_redis,
+));
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_store_behaviour_holds_on_redis_sentinel() {
+    with_behaviours!(run_every_behaviour!(fixtures::sentinel().await,));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_store_behaviour_holds_on_redis_cluster() {
+    with_behaviours!(run_every_behaviour!(fixtures::cluster().await,));
+}
+
+async fn assert_scopes_are_isolated(first: &dyn SessionStore, second: &dyn SessionStore) {
+    let (handle, user) = (handle(), unique("user"));
+    first
+        .put_session(&handle, &session_of(&user, 3600))
+        .await
+        .unwrap();
+    first
+        .put_state("shared-state", &state_record())
+        .await
+        .unwrap();
+    assert!(
+        first
+            .try_lock("shared-lock", Duration::from_secs(30))
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    assert_eq!(second.get_session(&handle).await.unwrap(), None);
+    assert!(!second.active_users().await.unwrap().contains(&user));
+    assert_eq!(second.delete_user_sessions(&user).await.unwrap(), 0);
+    assert_eq!(second.take_state("shared-state").await.unwrap(), None);
+    assert!(
+        second
+            .try_lock("shared-lock", Duration::from_secs(30))
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    assert!(first.get_session(&handle).await.unwrap().is_some());
+    assert!(first.take_state("shared-state").await.unwrap().is_some());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_scopes_sharing_one_redis_do_not_see_each_others_records() {
+    let server = RedisServer::start().await;
+    let settings = settings(localhost(server.port()), RedisMode::Normal);
+    assert_scopes_are_isolated(
+        &redis_store(&settings, "shop"),
+        &redis_store(&settings, "admin"),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_scopes_sharing_one_redis_cluster_do_not_see_each_others_records() {
+    let cluster = RedisCluster::start().await;
+    let settings = settings(cluster.hosts(), RedisMode::Cluster);
+    assert_scopes_are_isolated(
+        &redis_store(&settings, "shop"),
+        &redis_store(&settings, "admin"),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cluster_records_spread_over_the_nodes() {
+    let cluster = RedisCluster::start().await;
+    let store = redis_store(&settings(cluster.hosts(), RedisMode::Cluster), "spread");
+    for _ in 0..30 {
+        store
+            .put_session(&handle(), &session_of(&unique("user"), 3600))
+            .await
+            .unwrap();
+    }
+    for node in &cluster.nodes {
+        let keys = node
+            .cli(&["--scan", "--pattern", "auth0-client:spread:session:*"])
+            .await;
+        assert!(
+            keys.lines().count() > 0,
+            "node {} holds no session",
+            node.port()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_redis_credentials_make_the_store_unavailable_not_empty() {
+    let acl = Acl {
+        username: "sessions".into(),
+        password: unique("pw"),
+    };
+    let server = RedisServer::start_with_acl(acl.clone()).await;
+    let mut settings = settings(localhost(server.port()), RedisMode::Normal);
+    settings.username = Some(acl.username);
+    settings.password = Some(Secret::new("wrong-password"));
+    let store = redis_store(&settings, "suite");
+    let answer = store.get_session(&handle()).await;
+    assert!(
+        matches!(answer, Err(StoreError::Unavailable(_))),
+        "{answer:?}"
+    );
+    assert!(!format!("{answer:?}").contains("wrong-password"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sealed_redis_dump_holds_no_token_nor_raw_handle() {
+    let server = RedisServer::start().await;
+    let store = redis_store(
+        &settings(localhost(server.port()), RedisMode::Normal),
+        "dump",
+    )
+    .sealed(random_sealer());
+    let (handle, session) = (handle(), session_of(&unique("user"), 3600));
+    store.put_session(&handle, &session).await.unwrap();
+    let rotated_handle = self::handle();
+    store
+        .rotate_session(&handle, &rotated_handle, &session, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let record = state_record();
+    store.put_state("dump-state", &record).await.unwrap();
+
+    let secrets = [
+        handle.expose(),
+        rotated_handle.expose(),
+        session.access_token.expose(),
+        session.refresh_token.as_ref().unwrap().expose(),
+        session.id_token.expose(),
+        record.code_verifier.expose(),
+        record.nonce.as_str(),
+    ];
+    let keys = server.keys().await;
+    assert!(
+        keys.len() >= 5,
+        "session x2, state, user set, active users: {keys:?}"
+    );
+    let client = ::redis::Client::open(format!("redis://127.0.0.1:{}", server.port())).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    for key in &keys {
+        let kind: String = ::redis::cmd("TYPE")
+            .arg(key)
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        let values: Vec<Vec<u8>> = match kind.as_str() {
+            "string" => vec![
+                ::redis::cmd("GET")
+                    .arg(key)
+                    .query_async(&mut connection)
+                    .await
+                    .unwrap(),
+            ],
+            "set" => ::redis::cmd("SMEMBERS")
+                .arg(key)
+                .query_async(&mut connection)
+                .await
+                .unwrap(),
+            "zset" => ::redis::cmd("ZRANGE")
+                .arg(key)
+                .arg(0)
+                .arg(-1)
+                .query_async(&mut connection)
+                .await
+                .unwrap(),
+            other => panic!("unexpected key type {other} for {key}"),
+        };
+        for secret in secrets {
+            assert!(!key.contains(secret), "key {key} holds a secret");
+            for value in &values {
+                assert!(
+                    !value.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                    "value of {key} holds a secret"
+                );
+            }
+        }
+    }
+    // And the sealed records still open for the store.
+    assert_eq!(
+        store.get_session(&rotated_handle).await.unwrap(),
+        Some(session)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_record_sealed_with_a_retired_key_is_corrupt_not_missing() {
+    let server = RedisServer::start().await;
+    let settings = settings(localhost(server.port()), RedisMode::Normal);
+    let key = |byte: u8| Secret::new(base64::engine::general_purpose::STANDARD.encode([byte; 32]));
+    let old = redis_store(&settings, "rotation").sealed(Sealer::from_base64(&[key(1)]).unwrap());
+    let (handle, session) = (handle(), session_of(&unique("user"), 3600));
+    old.put_session(&handle, &session).await.unwrap();
+
+    let rotated =
+        redis_store(&settings, "rotation").sealed(Sealer::from_base64(&[key(2), key(1)]).unwrap());
+    assert_eq!(
+        rotated.get_session(&handle).await.unwrap(),
+        Some(session.clone()),
+        "old key still opens"
+    );
+    let retired =
+        redis_store(&settings, "rotation").sealed(Sealer::from_base64(&[key(2)]).unwrap());
+    assert!(matches!(
+        retired.get_session(&handle).await,
+        Err(StoreError::Corrupt(_))
+    ));
+    assert_eq!(
+        old.get_session(&handle).await.unwrap(),
+        Some(session),
+        "a failed open deletes nothing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sessions_written_before_a_sentinel_failover_are_readable_after_it() {
+    let mut set = RedisSentinelSet::start().await;
+    let mode = RedisMode::Sentinel {
+        master_name: SENTINEL_MASTER.into(),
+    };
+    let store = redis_store(&settings(set.sentinel_hosts(), mode), "failover");
+    let sessions: Vec<(SessionHandle, Session)> = (0..20)
+        .map(|_| (handle(), session_of(&unique("user"), 3600)))
+        .collect();
+    for (handle, session) in &sessions {
+        store.put_session(handle, session).await.unwrap();
+    }
+    set.wait_for_replica_sync().await;
+    let first_master = set.master_port().await;
+
+    set.kill_master().await;
+    let killed = Instant::now();
+    let (first, _) = &sessions[0];
+    loop {
+        match store.get_session(first).await {
+            Ok(Some(_)) => break,
+            Ok(None) => panic!("a session was reported missing during the failover"),
+            Err(StoreError::Unavailable(_)) => {}
+            Err(other) => panic!("unexpected error during failover: {other}"),
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(60),
+            "no failover within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Reads may reach the promoted replica before the sentinels finish; a write proves it.
+    let (fresh_handle, fresh) = (handle(), session_of(&unique("user"), 3600));
+    loop {
+        match store.put_session(&fresh_handle, &fresh).await {
+            Ok(()) => break,
+            Err(_) => assert!(
+                killed.elapsed() < Duration::from_secs(60),
+                "no writable master within 60 s"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let failover = killed.elapsed();
+    println!(
+        "FIGURE sentinel failover: sessions readable and writable again {:.2} s after the master was killed",
+        failover.as_secs_f64()
+    );
+
+    assert_ne!(
+        set.master_port().await,
+        first_master,
+        "the sentinels promoted the replica"
+    );
+    for (handle, session) in &sessions {
+        assert_eq!(
+            store.get_session(handle).await.unwrap().as_ref(),
+            Some(session)
+        );
+    }
+    assert_eq!(store.get_session(&fresh_handle).await.unwrap(), Some(fresh));
+    assert_eq!(
+        store
+            .delete_user_sessions(&sessions[1].1.user_id)
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stopped_redis_makes_the_store_unavailable_quickly_and_it_recovers_by_itself() {
+    let mut server = RedisServer::start().await;
+    let store = redis_store(
+        &settings(localhost(server.port()), RedisMode::Normal),
+        "outage",
+    );
+    let (handle, session) = (handle(), session_of(&unique("user"), 3600));
+    store.put_session(&handle, &session).await.unwrap();
+
+    server.stop().await;
+    let mut slowest = Duration::ZERO;
+    for _ in 0..5 {
+        let started = Instant::now();
+        let answer = store.get_session(&handle).await;
+        let took = started.elapsed();
+        slowest = slowest.max(took);
+        assert!(
+            matches!(answer, Err(StoreError::Unavailable(_))),
+            "{answer:?}"
+        );
+        assert!(took < Duration::from_secs(2), "took {took:?}");
+    }
+    for answer in [
+        store.put_session(&handle, &session).await.map(|_| ()),
+        store.delete_session(&handle).await.map(|_| ()),
+        store.active_users().await.map(|_| ()),
+        store
+            .try_lock("outage", Duration::from_secs(1))
+            .await
+            .map(|_| ()),
+        store.ping().await,
+    ] {
+        assert!(
+            matches!(answer, Err(StoreError::Unavailable(_))),
+            "{answer:?}"
+        );
+    }
+    println!(
+        "FIGURE redis stopped: slowest Unavailable answer {} ms",
+        slowest.as_millis()
+    );
+
+    server.restart().await;
+    let restarted = Instant::now();
+    let recovered = loop {
+        if let Ok(found) = store.get_session(&handle).await {
+            break found;
+        }
+        assert!(
+            restarted.elapsed() < Duration::from_secs(10),
+            "no recovery within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    println!(
+        "FIGURE redis restarted: same store answers again after {} ms",
+        restarted.elapsed().as_millis()
+    );
+    assert_eq!(recovered, Some(session), "the session survived the outage");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_frozen_redis_makes_the_store_unavailable_within_the_timeout() {
+    let server = RedisServer::start().await;
+    let store = redis_store(
+        &settings(localhost(server.port()), RedisMode::Normal),
+        "frozen",
+    );
+    let (handle, session) = (handle(), session_of(&unique("user"), 3600));
+    store.put_session(&handle, &session).await.unwrap();
+
+    server.process.freeze();
+    let started = Instant::now();
+    let answer = store.get_session(&handle).await;
+    let took = started.elapsed();
+    server.process.thaw();
+    assert!(
+        matches!(answer, Err(StoreError::Unavailable(_))),
+        "{answer:?}"
+    );
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+    println!(
+        "FIGURE redis frozen (SIGSTOP): Unavailable after {} ms",
+        took.as_millis()
+    );
+
+    let thawed = Instant::now();
+    loop {
+        if let Ok(found) = store.get_session(&handle).await {
+            assert_eq!(found, Some(session));
+            break;
+        }
+        assert!(
+            thawed.elapsed() < Duration::from_secs(10),
+            "no recovery within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

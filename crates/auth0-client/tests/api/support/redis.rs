@@ -27,10 +27,11 @@ pub struct Acl {
 
 /// One `redis-server` process (standalone, replica, cluster node or sentinel).
 pub struct RedisProcess {
+    // Declared first so it is killed before its directory is removed.
+    child: Option<Child>,
     port: u16,
     dir: TempDir,
     args: Vec<String>,
-    child: Option<Child>,
     acl: Option<Acl>,
 }
 
@@ -38,7 +39,13 @@ impl RedisProcess {
     async fn spawn(args: Vec<String>, acl: Option<Acl>) -> RedisProcess {
         let port = free_port();
         let dir = TempDir::new(&format!("redis-{port}"));
-        let mut process = RedisProcess { port, dir, args, child: None, acl };
+        let mut process = RedisProcess {
+            port,
+            dir,
+            args,
+            child: None,
+            acl,
+        };
         process.launch().await;
         process
     }
@@ -48,25 +55,60 @@ impl RedisProcess {
         if let Some(config) = self.args.iter().position(|arg| arg == "--sentinel") {
             // A sentinel rewrites its config file: give it one in its own directory.
             let file = self.dir.path().join("sentinel.conf");
-            let body = self.args[config + 1..].join("\n").replace("{port}", &self.port.to_string());
-            std::fs::write(&file, format!("port {}\nbind 127.0.0.1\ndir {}\n{body}\n", self.port, self.dir.path().display()))
-                .expect("write sentinel.conf");
+            let body = self.args[config + 1..].join("\n");
+            std::fs::write(
+                &file,
+                format!(
+                    "port {}\nbind 127.0.0.1\ndir {}\n{body}\n",
+                    self.port,
+                    self.dir.path().display()
+                ),
+            )
+            .expect("write sentinel.conf");
             command.arg(&file).arg("--sentinel");
         } else {
             command
-                .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--dir"])
+                .args([
+                    "--port",
+                    &self.port.to_string(),
+                    "--bind",
+                    "127.0.0.1",
+                    "--dir",
+                ])
                 .arg(self.dir.path())
-                .args(["--save", "", "--appendonly", "yes", "--appendfsync", "always"])
-                .args(["--protected-mode", "no", "--daemonize", "no", "--loglevel", "warning"])
+                .args([
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "yes",
+                    "--appendfsync",
+                    "always",
+                ])
+                .args([
+                    "--protected-mode",
+                    "no",
+                    "--daemonize",
+                    "no",
+                    "--loglevel",
+                    "warning",
+                ])
                 .args(&self.args);
             if let Some(acl) = &self.acl {
                 command
                     .arg("--user")
-                    .args([acl.username.as_str(), "on", &format!(">{}", acl.password), "~*", "&*", "+@all"])
+                    .args([
+                        acl.username.as_str(),
+                        "on",
+                        &format!(">{}", acl.password),
+                        "~*",
+                        "&*",
+                        "+@all",
+                    ])
                     .args(["--user", "default", "off"]);
             }
         }
-        let log = std::fs::File::create(self.dir.path().join("redis.log")).expect("create redis.log");
+        let log =
+            std::fs::File::create(self.dir.path().join("redis.log")).expect("create redis.log");
         let child = command
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone log handle"))
@@ -82,15 +124,22 @@ impl RedisProcess {
         let deadline = Instant::now() + START_TIMEOUT;
         while Instant::now() < deadline {
             if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
-                let log = std::fs::read_to_string(self.dir.path().join("redis.log")).unwrap_or_default();
-                panic!("redis-server on port {} exited ({status}):\n{log}", self.port);
+                let log =
+                    std::fs::read_to_string(self.dir.path().join("redis.log")).unwrap_or_default();
+                panic!(
+                    "redis-server on port {} exited ({status}):\n{log}",
+                    self.port
+                );
             }
             if ping(self.port).await {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("redis-server on port {} did not answer within {START_TIMEOUT:?}", self.port);
+        panic!(
+            "redis-server on port {} did not answer within {START_TIMEOUT:?}",
+            self.port
+        );
     }
 
     /// Its port on 127.0.0.1.
@@ -117,17 +166,49 @@ impl RedisProcess {
         let mut command = Command::new("redis-cli");
         command.args(["-h", "127.0.0.1", "-p", &self.port.to_string()]);
         if let Some(acl) = &self.acl {
-            command.args(["--user", &acl.username, "--pass", &acl.password, "--no-auth-warning"]);
+            command.args([
+                "--user",
+                &acl.username,
+                "--pass",
+                &acl.password,
+                "--no-auth-warning",
+            ]);
         }
         let output = command.args(args).output().await.expect("run redis-cli");
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
+    /// Suspends the process (SIGSTOP): it keeps its connections but answers nothing.
+    pub fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Resumes a frozen process (SIGCONT).
+    pub fn thaw(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self
+            .child
+            .as_ref()
+            .and_then(Child::id)
+            .expect("process is running");
+        let status = std::process::Command::new("kill")
+            .arg(signal)
+            .arg(pid.to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill {signal} {pid} failed");
+    }
+
     /// The `field:value` of an `INFO section` answer.
     pub async fn info_field(&self, section: &str, field: &str) -> Option<String> {
         let info = self.cli(&["INFO", section]).await;
-        info.lines()
-            .find_map(|line| line.strip_prefix(&format!("{field}:")).map(|v| v.trim().to_owned()))
+        info.lines().find_map(|line| {
+            line.strip_prefix(&format!("{field}:"))
+                .map(|v| v.trim().to_owned())
+        })
     }
 }
 
@@ -140,12 +221,16 @@ pub struct RedisServer {
 impl RedisServer {
     /// A standalone server without authentication.
     pub async fn start() -> RedisServer {
-        RedisServer { process: RedisProcess::spawn(Vec::new(), None).await }
+        RedisServer {
+            process: RedisProcess::spawn(Vec::new(), None).await,
+        }
     }
 
     /// A standalone server that only accepts the ACL user `acl`.
     pub async fn start_with_acl(acl: Acl) -> RedisServer {
-        RedisServer { process: RedisProcess::spawn(Vec::new(), Some(acl)).await }
+        RedisServer {
+            process: RedisProcess::spawn(Vec::new(), Some(acl)).await,
+        }
     }
 
     /// Its port on 127.0.0.1.
@@ -170,7 +255,11 @@ impl RedisServer {
 
     /// Every key, by `redis-cli --scan`.
     pub async fn keys(&self) -> Vec<String> {
-        self.cli(&["--scan"]).await.lines().map(str::to_owned).collect()
+        self.cli(&["--scan"])
+            .await
+            .lines()
+            .map(str::to_owned)
+            .collect()
     }
 }
 
@@ -193,7 +282,11 @@ impl RedisSentinelSet {
     pub async fn start() -> RedisSentinelSet {
         let master = RedisProcess::spawn(Vec::new(), None).await;
         let replica = RedisProcess::spawn(
-            vec!["--replicaof".into(), "127.0.0.1".into(), master.port().to_string()],
+            vec![
+                "--replicaof".into(),
+                "127.0.0.1".into(),
+                master.port().to_string(),
+            ],
             None,
         )
         .await;
@@ -201,14 +294,21 @@ impl RedisSentinelSet {
         for _ in 0..3 {
             let config = vec![
                 "--sentinel".to_owned(),
-                format!("sentinel monitor {SENTINEL_MASTER} 127.0.0.1 {} 2", master.port()),
+                format!(
+                    "sentinel monitor {SENTINEL_MASTER} 127.0.0.1 {} 2",
+                    master.port()
+                ),
                 format!("sentinel down-after-milliseconds {SENTINEL_MASTER} 1000"),
                 format!("sentinel failover-timeout {SENTINEL_MASTER} 5000"),
                 format!("sentinel parallel-syncs {SENTINEL_MASTER} 1"),
             ];
             sentinels.push(RedisProcess::spawn(config, None).await);
         }
-        let set = RedisSentinelSet { master, replica, sentinels };
+        let set = RedisSentinelSet {
+            master,
+            replica,
+            sentinels,
+        };
         set.wait_until_ready().await;
         set
     }
@@ -216,27 +316,66 @@ impl RedisSentinelSet {
     async fn wait_until_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let replica_up = self.replica.info_field("replication", "master_link_status").await.as_deref() == Some("up");
+            let replica_up = self
+                .replica
+                .info_field("replication", "master_link_status")
+                .await
+                .as_deref()
+                == Some("up");
             let mut sentinels_ready = true;
             for sentinel in &self.sentinels {
                 let answer = sentinel.cli(&["SENTINEL", "MASTER", SENTINEL_MASTER]).await;
                 let fields: Vec<&str> = answer.lines().collect();
                 let field = |name: &str| {
-                    fields.iter().position(|line| *line == name).and_then(|i| fields.get(i + 1)).copied()
+                    fields
+                        .iter()
+                        .position(|line| *line == name)
+                        .and_then(|i| fields.get(i + 1))
+                        .copied()
                 };
-                sentinels_ready &= field("num-slaves") == Some("1") && field("num-other-sentinels") == Some("2");
+                sentinels_ready &=
+                    field("num-slaves") == Some("1") && field("num-other-sentinels") == Some("2");
             }
             if replica_up && sentinels_ready {
                 return;
             }
-            assert!(Instant::now() < deadline, "sentinel set not ready within 30 s");
+            assert!(
+                Instant::now() < deadline,
+                "sentinel set not ready within 30 s"
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Waits until the replica has processed every write the master has.
+    pub async fn wait_for_replica_sync(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let master = self
+                .master
+                .info_field("replication", "master_repl_offset")
+                .await;
+            let replica = self
+                .replica
+                .info_field("replication", "slave_repl_offset")
+                .await;
+            let offset = |v: Option<String>| v.and_then(|v| v.parse::<u64>().ok());
+            if let (Some(master), Some(replica)) = (offset(master), offset(replica)) {
+                if replica >= master {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "replica not in sync within 10 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
     /// `(127.0.0.1, port)` of each sentinel, for `REDIS_HOSTS`.
     pub fn sentinel_hosts(&self) -> Vec<(String, u16)> {
-        self.sentinels.iter().map(|s| ("127.0.0.1".to_owned(), s.port())).collect()
+        self.sentinels
+            .iter()
+            .map(|s| ("127.0.0.1".to_owned(), s.port()))
+            .collect()
     }
 
     /// Kills the current master (SIGKILL); the sentinels promote the replica.
@@ -265,10 +404,22 @@ impl RedisCluster {
     pub async fn start() -> RedisCluster {
         let mut nodes = Vec::new();
         for _ in 0..3 {
-            let args = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000"];
-            nodes.push(RedisProcess::spawn(args.iter().map(|a| (*a).to_owned()).collect(), None).await);
+            let args = [
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+                "--cluster-node-timeout",
+                "2000",
+            ];
+            nodes.push(
+                RedisProcess::spawn(args.iter().map(|a| (*a).to_owned()).collect(), None).await,
+            );
         }
-        let addresses: Vec<String> = nodes.iter().map(|n| format!("127.0.0.1:{}", n.port())).collect();
+        let addresses: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port()))
+            .collect();
         let output = Command::new("redis-cli")
             .arg("--cluster")
             .arg("create")
@@ -292,31 +443,30 @@ impl RedisCluster {
             if ok {
                 return cluster;
             }
-            assert!(Instant::now() < deadline, "cluster_state not ok within 30 s");
+            assert!(
+                Instant::now() < deadline,
+                "cluster_state not ok within 30 s"
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 
     /// `(127.0.0.1, port)` of each node, for `REDIS_HOSTS`.
     pub fn hosts(&self) -> Vec<(String, u16)> {
-        self.nodes.iter().map(|n| ("127.0.0.1".to_owned(), n.port())).collect()
-    }
-
-    /// Every key of every node (`redis-cli --scan` per node).
-    pub async fn keys(&self) -> Vec<String> {
-        let mut keys = Vec::new();
-        for node in &self.nodes {
-            keys.extend(node.cli(&["--scan"]).await.lines().map(str::to_owned));
-        }
-        keys
+        self.nodes
+            .iter()
+            .map(|n| ("127.0.0.1".to_owned(), n.port()))
+            .collect()
     }
 }
 
 impl RedisProcess {
     async fn info_field_cluster(&self, field: &str) -> Option<String> {
         let info = self.cli(&["CLUSTER", "INFO"]).await;
-        info.lines()
-            .find_map(|line| line.strip_prefix(&format!("{field}:")).map(|v| v.trim().to_owned()))
+        info.lines().find_map(|line| {
+            line.strip_prefix(&format!("{field}:"))
+                .map(|v| v.trim().to_owned())
+        })
     }
 }
 
@@ -353,7 +503,11 @@ async fn ping(port: u16) -> bool {
         let read = stream.read(&mut buffer).await.ok()?;
         (read > 0 && matches!(buffer[0], b'+' | b'-')).then_some(())
     };
-    tokio::time::timeout(Duration::from_millis(500), attempt).await.ok().flatten().is_some()
+    tokio::time::timeout(Duration::from_millis(500), attempt)
+        .await
+        .ok()
+        .flatten()
+        .is_some()
 }
 
 /// A free TCP port on 127.0.0.1 (bound then released).
@@ -367,7 +521,10 @@ struct TempDir(PathBuf);
 
 impl TempDir {
     fn new(prefix: &str) -> TempDir {
-        let path = std::env::temp_dir().join(format!("auth0-client-{prefix}-{}", uuid::Uuid::new_v4().simple()));
+        let path = std::env::temp_dir().join(format!(
+            "auth0-client-{prefix}-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
         std::fs::create_dir_all(&path).expect("create temp dir");
         TempDir(path)
     }
