@@ -7,6 +7,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -165,6 +166,40 @@ const MANAGEMENT_PREFIX: &str = "/api/v2";
 /// The informational limit shown on Management API answers when no limit is injected.
 const DEFAULT_LIMIT: u32 = 1_000;
 
+/// Gives axum's own plain-text or empty rejections (bad query string, wrong method, bad form)
+/// Auth0's JSON error shape. `/userinfo` keeps Auth0's plain-text 401.
+async fn auth0_shaped(path: &str, response: Response) -> Response {
+    let status = response.status();
+    let has_type = response.headers().contains_key(CONTENT_TYPE);
+    let plain = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if status.as_u16() < 400 || path.starts_with("/userinfo") || (has_type && !plain) {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 16 * 1024)
+        .await
+        .unwrap_or_default();
+    let message = String::from_utf8_lossy(&text).trim().to_owned();
+    let message = if message.is_empty() {
+        status.canonical_reason().unwrap_or("Error").to_owned()
+    } else {
+        message
+    };
+    let mut shaped = error_for_path(path, status, &message);
+    for (name, value) in parts
+        .headers
+        .iter()
+        .filter(|(name, _)| *name != CONTENT_TYPE && *name != CONTENT_LENGTH)
+    {
+        shaped.headers_mut().insert(name.clone(), value.clone());
+    }
+    shaped
+}
+
 /// Counts the request, applies injected faults, adds rate-limit headers.
 async fn observe(
     State(tenant): State<Arc<Tenant>>,
@@ -207,7 +242,7 @@ async fn observe(
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             error_for_path(&path, status, "Injected failure")
         }
-        _ => next.run(request).await,
+        _ => auth0_shaped(&path, next.run(request).await).await,
     };
     let rate = decision.rate.or_else(|| {
         path.starts_with(MANAGEMENT_PREFIX).then(|| RateState {

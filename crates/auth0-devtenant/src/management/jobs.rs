@@ -49,7 +49,11 @@ async fn read_form(mut multipart: Multipart) -> Result<ImportRequest, MgmtError>
     };
     let mut has_users = false;
     let bad = |e: axum::extract::multipart::MultipartError| {
-        MgmtError::invalid_body(format!("Invalid multipart body: {e}"))
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            too_large()
+        } else {
+            MgmtError::invalid_body(format!("Invalid multipart body: {e}"))
+        }
     };
     while let Some(field) = multipart.next_field().await.map_err(bad)? {
         let name = field.name().unwrap_or_default().to_owned();
@@ -79,6 +83,14 @@ async fn read_form(mut multipart: Multipart) -> Result<ImportRequest, MgmtError>
     Ok(request)
 }
 
+fn too_large() -> MgmtError {
+    MgmtError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "Payload validation error: the users file exceeds the maximum allowed size of 500KB.",
+        "too_large",
+    )
+}
+
 /// `POST /api/v2/jobs/users-imports`: answers 202 with the pending job.
 pub(crate) async fn create_import(
     State(tenant): State<Arc<Tenant>>,
@@ -88,11 +100,7 @@ pub(crate) async fn create_import(
     require_scope(&tenant, &headers, "create:users")?;
     let request = read_form(multipart).await?;
     if request.users.len() > MAX_USERS_FILE {
-        return Err(MgmtError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "Payload validation error: the users file exceeds the maximum allowed size of 500KB.",
-            "too_large",
-        ));
+        return Err(too_large());
     }
     let connection_id = request
         .connection_id

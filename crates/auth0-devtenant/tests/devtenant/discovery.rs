@@ -100,3 +100,30 @@ async fn unknown_routes_answer_auth0_shaped_404s() {
     assert_eq!(body["statusCode"], 404);
     t.shutdown().await;
 }
+
+#[tokio::test]
+async fn framework_rejections_keep_auth0_error_shapes() {
+    let t = tenant().await;
+    let response = http()
+        .get(format!("{}/oauth/token", t.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["error"].is_string() && body["error_description"].is_string());
+
+    let token = management_token(&t).await;
+    let response = http()
+        .post(format!("{}/api/v2/jobs/users-imports", t.url()))
+        .bearer_auth(&token)
+        .body("not multipart")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["statusCode"], 400);
+    assert!(body["message"].is_string());
+    t.shutdown().await;
+}
