@@ -360,10 +360,10 @@ impl RedisSentinelSet {
                 .info_field("replication", "slave_repl_offset")
                 .await;
             let offset = |v: Option<String>| v.and_then(|v| v.parse::<u64>().ok());
-            if let (Some(master), Some(replica)) = (offset(master), offset(replica)) {
-                if replica >= master {
-                    return;
-                }
+            if let (Some(master), Some(replica)) = (offset(master), offset(replica))
+                && replica >= master
+            {
+                return;
             }
             assert!(Instant::now() < deadline, "replica not in sync within 10 s");
             tokio::time::sleep(Duration::from_millis(50)).await;
