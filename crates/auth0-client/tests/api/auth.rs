@@ -4,12 +4,31 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::support::app::{
-    DEV_EMAIL, DEV_PASSWORD, DEV_USER_ID, Options, SESSION_SECONDS, STRICT, TOKEN, TestApp, Tokens,
-    WEBSITE, assert_error, client, location, query_of, set_cookies, sid,
+    DEV_EMAIL, DEV_PASSWORD, DEV_USER_ID, Options, SESSION_SECONDS, STRICT, Store, TOKEN, TestApp,
+    Tokens, WEBSITE, assert_error, client, location, query_of, set_cookies, sid,
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
+
+/// Runs the test function `$name(store)` once on the memory store and once on Redis.
+macro_rules! on_both_stores {
+    ($name:ident) => {
+        mod $name {
+            use super::Store;
+
+            #[tokio::test]
+            async fn on_memory() {
+                super::$name(Store::Memory).await;
+            }
+
+            #[tokio::test]
+            async fn on_redis() {
+                super::$name(Store::Redis).await;
+            }
+        }
+    };
+}
 
 const CLEARED_COOKIE: &str =
     "sid=; Path=/; HttpOnly; Secure; Expires=Thu, 01 Jan 1970 00:00:00 GMT";
@@ -168,9 +187,9 @@ async fn the_code_flow_gives_a_website_client_the_sid_cookie_with_exact_attribut
     );
 }
 
-#[tokio::test]
-async fn the_code_flow_gives_a_token_client_its_tokens_in_the_body() {
-    let app = TestApp::spawn().await;
+on_both_stores!(the_code_flow_gives_a_token_client_its_tokens_in_the_body);
+async fn the_code_flow_gives_a_token_client_its_tokens_in_the_body(store: Store) {
+    let app = TestApp::spawn_on(store).await;
     let (code, state) = app.browser_login(TOKEN).await;
 
     let response = app
@@ -199,9 +218,9 @@ async fn the_code_flow_gives_a_token_client_its_tokens_in_the_body() {
     assert_eq!(grants(&app, "authorization_code"), 1);
 }
 
-#[tokio::test]
-async fn a_state_is_single_use() {
-    let app = TestApp::spawn().await;
+on_both_stores!(a_state_is_single_use);
+async fn a_state_is_single_use(store: Store) {
+    let app = TestApp::spawn_on(store).await;
     let (code, state) = app.browser_login(TOKEN).await;
     assert_eq!(
         app.token(TOKEN, &[("code", &code), ("state", &state)])
@@ -517,9 +536,9 @@ async fn users_me_answers_the_same_user_with_a_deprecation_header() {
     assert_eq!(me.json::<Value>().await.unwrap(), userinfo);
 }
 
-#[tokio::test]
-async fn an_expired_access_token_is_refreshed_transparently_by_userinfo() {
-    let app = TestApp::spawn().await;
+on_both_stores!(an_expired_access_token_is_refreshed_transparently_by_userinfo);
+async fn an_expired_access_token_is_refreshed_transparently_by_userinfo(store: Store) {
+    let app = TestApp::spawn_on(store).await;
     app.tenant
         .faults()
         .set_access_token_ttl(Duration::from_secs(1));
@@ -543,9 +562,9 @@ async fn an_expired_access_token_is_refreshed_transparently_by_userinfo() {
     );
 }
 
-#[tokio::test]
-async fn concurrent_userinfo_calls_on_an_expired_session_refresh_once() {
-    let app = TestApp::spawn().await;
+on_both_stores!(concurrent_userinfo_calls_on_an_expired_session_refresh_once);
+async fn concurrent_userinfo_calls_on_an_expired_session_refresh_once(store: Store) {
+    let app = TestApp::spawn_on(store).await;
     app.tenant
         .faults()
         .set_access_token_ttl(Duration::from_secs(1));
@@ -614,9 +633,9 @@ async fn a_refresh_token_revoked_at_auth0_ends_the_session_at_the_next_refresh()
 
 // ---- refresh ----
 
-#[tokio::test]
-async fn refresh_rotates_the_session_to_the_new_access_token() {
-    let app = TestApp::spawn().await;
+on_both_stores!(refresh_rotates_the_session_to_the_new_access_token);
+async fn refresh_rotates_the_session_to_the_new_access_token(store: Store) {
+    let app = TestApp::spawn_on(store).await;
     let tokens = app.login_tokens().await;
     let old_refresh = tokens.refresh_token.clone().unwrap();
 
@@ -655,9 +674,9 @@ async fn refresh_rotates_the_session_to_the_new_access_token() {
     assert_eq!(again.status(), StatusCode::OK);
 }
 
-#[tokio::test]
-async fn the_old_handle_stops_working_after_the_rotation_grace() {
-    let app = TestApp::spawn().await;
+on_both_stores!(the_old_handle_stops_working_after_the_rotation_grace);
+async fn the_old_handle_stops_working_after_the_rotation_grace(store: Store) {
+    let app = TestApp::spawn_on(store).await;
     let tokens = app.login_tokens().await;
     let response = app
         .refresh(
@@ -703,9 +722,9 @@ async fn refresh_with_a_refresh_token_of_another_session_is_401() {
     assert_error(no_handle, 401).await;
 }
 
-#[tokio::test]
-async fn concurrent_refreshes_of_one_session_call_auth0_once() {
-    let app = TestApp::spawn().await;
+on_both_stores!(concurrent_refreshes_of_one_session_call_auth0_once);
+async fn concurrent_refreshes_of_one_session_call_auth0_once(store: Store) {
+    let app = TestApp::spawn_on(store).await;
     let tokens = app.login_tokens().await;
     let refresh_token = tokens.refresh_token.clone().unwrap();
 
@@ -770,9 +789,9 @@ async fn a_website_refresh_sets_the_rotated_cookie() {
 
 // ---- logout ----
 
-#[tokio::test]
-async fn logout_ends_the_session_revokes_the_refresh_token_and_clears_the_cookie() {
-    let app = TestApp::spawn().await;
+on_both_stores!(logout_ends_the_session_revokes_the_refresh_token_and_clears_the_cookie);
+async fn logout_ends_the_session_revokes_the_refresh_token_and_clears_the_cookie(store: Store) {
+    let app = TestApp::spawn_on(store).await;
     let tokens = app.login_tokens().await;
 
     let response = app.get_bearer("/logout", &tokens.access_token).await;
@@ -962,6 +981,44 @@ async fn the_signing_keys_check_up_follows_the_tenant() {
     app.tenant.faults().set_error("/.well-known/jwks.json", 503);
     let failure = app.login.check_signing_keys().await.unwrap_err();
     assert!(failure.contains("unavailable"), "{failure}");
+}
+
+// ---- session store down (SPEC §6) ----
+
+#[tokio::test]
+async fn session_routes_answer_503_quickly_while_redis_is_down_and_recover_after() {
+    let mut app = TestApp::spawn_on(Store::Redis).await;
+    let tokens = app.login_tokens().await;
+    app.redis.as_mut().unwrap().stop().await;
+
+    let started = std::time::Instant::now();
+    assert_error(app.get_bearer("/userinfo", &tokens.access_token).await, 503).await;
+    assert_error(app.authorize(Some(WEBSITE), &[]).await, 503).await;
+    assert_error(app.password_login(TOKEN).await, 503).await;
+    assert_error(app.get_bearer("/logout", &tokens.access_token).await, 503).await;
+    let refresh = app
+        .refresh("/oauth/refreshtoken", &tokens.access_token, "x")
+        .await;
+    assert_error(refresh, 503).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+
+    app.redis.as_mut().unwrap().restart().await;
+    let mut status = StatusCode::SERVICE_UNAVAILABLE;
+    for _ in 0..50 {
+        status = app
+            .get_bearer("/userinfo", &tokens.access_token)
+            .await
+            .status();
+        if status == StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, StatusCode::OK, "the session outlived the outage");
 }
 
 // ---- forged id_tokens (a fake tenant serves them) ----

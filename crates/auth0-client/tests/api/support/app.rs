@@ -3,14 +3,15 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use super::redis::RedisServer;
 use auth0_client::app::AppState;
 use auth0_client::config::Config;
-use auth0_client::config::env::{LogLevel, Settings};
+use auth0_client::config::env::{LogLevel, RedisMode, RedisSettings, Settings};
 use auth0_client::config::file::{
     ClientConfig, ConfigFile, ConnectionRef, ManagementClientConfig, SameSite,
 };
 use auth0_client::secret::Secret;
-use auth0_client::session::SessionStore;
+use auth0_client::session::{SessionStore, open_store};
 use auth0_devtenant::{DevTenant, TenantConfig};
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
@@ -36,9 +37,12 @@ pub const STRICT: &str = "strict";
 pub const SESSION_SECONDS: u64 = 3600;
 
 /// Which session store the app runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Store {
-    /// `session::memory::MemoryStore`.
+    /// The in-memory store.
     Memory,
+    /// Redis (normal mode) on a redis-server spawned for the test.
+    Redis,
 }
 
 /// Edits the generated `config.json` before the app starts.
@@ -75,6 +79,8 @@ pub struct TestApp {
     pub config: Arc<Config>,
     /// The app's login service.
     pub login: Arc<auth0_client::login::Login>,
+    /// The redis-server behind the store, with [`Store::Redis`].
+    pub redis: Option<RedisServer>,
 }
 
 /// What `/oauth/token` answers to a token client.
@@ -198,6 +204,15 @@ impl TestApp {
         Self::spawn_with(Options::default()).await
     }
 
+    /// The app on `store` with the generated config.
+    pub async fn spawn_on(store: Store) -> TestApp {
+        Self::spawn_with(Options {
+            store,
+            ..Options::default()
+        })
+        .await
+    }
+
     /// The app with `options`.
     pub async fn spawn_with(options: Options) -> TestApp {
         let tenant = DevTenant::start(TenantConfig::default())
@@ -206,13 +221,19 @@ impl TestApp {
         let tenant_url = tenant.url();
         let mut file = config_file(&tenant_url);
         (options.edit)(&mut file);
-        let config = Arc::new(Config {
-            settings: settings(),
-            file,
-        });
-        let sessions: Arc<dyn SessionStore> = match options.store {
-            Store::Memory => Arc::new(auth0_client::session::MemoryStore::new()),
+        let redis = match options.store {
+            Store::Memory => None,
+            Store::Redis => Some(RedisServer::start().await),
         };
+        let mut settings = settings();
+        settings.redis = redis.as_ref().map(|server| RedisSettings {
+            hosts: vec![("127.0.0.1".to_owned(), server.port())],
+            mode: RedisMode::Normal,
+            username: None,
+            password: None,
+        });
+        let sessions = open_store(&settings).await.expect("session store opens");
+        let config = Arc::new(Config { settings, file });
         let state = AppState::new(config.clone(), sessions.clone()).expect("app state builds");
         let login = state.login.clone();
         let router = axum::Router::new()
@@ -241,6 +262,7 @@ impl TestApp {
             sessions,
             config,
             login,
+            redis,
         }
     }
 
