@@ -60,6 +60,13 @@ fn sign(tenant: &Tenant, claims: Map<String, Value>) -> Result<String, AuthError
         .map_err(|_| AuthError::server_error("token signing failed"))
 }
 
+fn sign_repeatable(tenant: &Tenant, claims: Map<String, Value>) -> Result<String, AuthError> {
+    tenant
+        .keys
+        .sign_repeatable(&Value::Object(claims))
+        .map_err(|_| AuthError::server_error("token signing failed"))
+}
+
 /// Issues the tokens of a user grant and returns the `/oauth/token` body.
 pub(crate) fn issue_user_tokens(
     tenant: &Tenant,
@@ -103,11 +110,14 @@ pub(crate) fn issue_user_tokens(
             "exp".to_owned(),
             json!(now + tenant.config.id_token_lifetime_seconds),
         );
-        id.insert("sid".to_owned(), json!(random_token(16)));
+        if grant.gty.is_none() {
+            // A browser login starts an Auth0 session; password and refresh grants do not.
+            id.insert("sid".to_owned(), json!(random_token(16)));
+        }
         if let Some(nonce) = grant.nonce {
             id.insert("nonce".to_owned(), json!(nonce));
         }
-        body.insert("id_token".to_owned(), json!(sign(tenant, id)?));
+        body.insert("id_token".to_owned(), json!(sign_repeatable(tenant, id)?));
     }
     if allow_refresh && scopes.contains(&"offline_access") {
         let token = tenant.grants.issue_refresh(
