@@ -853,3 +853,268 @@ async fn a_frozen_redis_makes_the_store_unavailable_within_the_timeout() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Service-level behaviour: app replicas sharing one Redis, in front of one devtenant.
+mod replicas {
+    use super::*;
+    use crate::support::app::{DEV_EMAIL, DEV_PASSWORD, TOKEN, Tokens, config_file};
+    use auth0_client::app::AppState;
+    use auth0_client::config::Config;
+    use auth0_client::session::open_store;
+    use auth0_devtenant::{DevTenant, TenantConfig};
+    use std::collections::BTreeMap;
+    use std::net::SocketAddr;
+
+    /// One app replica on 127.0.0.1:<random port>.
+    struct Replica {
+        address: String,
+        http: reqwest::Client,
+    }
+
+    impl Replica {
+        /// A replica in front of `tenant`, on the Redis of `redis` under `scope`.
+        async fn spawn(tenant: &DevTenant, redis: RedisSettings, scope: &str) -> Replica {
+            let mut settings = crate::support::app::settings();
+            settings.redis = Some(redis);
+            settings.session_scope = scope.to_owned();
+            let sessions = open_store(&settings).await.unwrap();
+            let config = Arc::new(Config {
+                settings,
+                file: config_file(&tenant.url()),
+            });
+            let state = AppState::new(config, sessions).unwrap();
+            let router = axum::Router::new()
+                .merge(auth0_client::http::auth::routes())
+                .with_state(state);
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let address = format!("http://{}", listener.local_addr().unwrap());
+            tokio::spawn(async move {
+                axum::serve(
+                    listener,
+                    router.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .await
+            });
+            let http = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap();
+            Replica { address, http }
+        }
+
+        async fn login(&self) -> Tokens {
+            let response = self
+                .http
+                .post(format!("{}/oauth/token", self.address))
+                .header("client-type", TOKEN)
+                .form(&[
+                    ("grant_type", "password"),
+                    ("username", DEV_EMAIL),
+                    ("password", DEV_PASSWORD),
+                ])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200, "login: {:?}", response.text().await);
+            response.json().await.unwrap()
+        }
+
+        async fn get(&self, path: &str, bearer: &str) -> reqwest::Response {
+            self.http
+                .get(format!("{}{path}", self.address))
+                .bearer_auth(bearer)
+                .send()
+                .await
+                .unwrap()
+        }
+    }
+
+    fn normal(server: &RedisServer) -> RedisSettings {
+        settings(localhost(server.port()), RedisMode::Normal)
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_session_made_on_one_replica_is_used_and_ended_on_another() {
+        let tenant = DevTenant::start(TenantConfig::default()).await.unwrap();
+        let redis = RedisServer::start().await;
+        let scope = unique("replicas");
+        let first = Replica::spawn(&tenant, normal(&redis), &scope).await;
+        let second = Replica::spawn(&tenant, normal(&redis), &scope).await;
+
+        let tokens = first.login().await;
+        let userinfo = second.get("/userinfo", &tokens.access_token).await;
+        assert_eq!(userinfo.status(), 200);
+        let user: serde_json::Value = userinfo.json().await.unwrap();
+        assert_eq!(user["email"], DEV_EMAIL, "{user}");
+
+        let logout = second.get("/logout", &tokens.access_token).await;
+        assert!(
+            logout.status().is_success() || logout.status().is_redirection(),
+            "logout: {}",
+            logout.status()
+        );
+        assert_eq!(
+            first.get("/userinfo", &tokens.access_token).await.status(),
+            401
+        );
+        assert_eq!(
+            second.get("/userinfo", &tokens.access_token).await.status(),
+            401
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_session_is_not_seen_by_a_replica_of_another_scope() {
+        let tenant = DevTenant::start(TenantConfig::default()).await.unwrap();
+        let redis = RedisServer::start().await;
+        let shop = Replica::spawn(&tenant, normal(&redis), "shop").await;
+        let admin = Replica::spawn(&tenant, normal(&redis), "admin").await;
+        let tokens = shop.login().await;
+        assert_eq!(
+            shop.get("/userinfo", &tokens.access_token).await.status(),
+            200
+        );
+        assert_eq!(
+            admin.get("/userinfo", &tokens.access_token).await.status(),
+            401
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn fifty_concurrent_userinfo_calls_on_an_expired_token_refresh_it_once_across_replicas() {
+        let tenant = DevTenant::start(TenantConfig::default()).await.unwrap();
+        let redis = RedisServer::start().await;
+        let scope = unique("single-flight");
+        let replicas = Arc::new([
+            Replica::spawn(&tenant, normal(&redis), &scope).await,
+            Replica::spawn(&tenant, normal(&redis), &scope).await,
+        ]);
+        tenant.faults().set_access_token_ttl(Duration::from_secs(1));
+        let tokens = replicas[0].login().await;
+        // Refreshed tokens get the normal lifetime again: only the login's token expires.
+        tenant.faults().clear();
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+
+        let calls = (0..50).map(|i| {
+            let (replicas, bearer) = (replicas.clone(), tokens.access_token.clone());
+            tokio::spawn(async move {
+                replicas[i % 2]
+                    .get("/userinfo", &bearer)
+                    .await
+                    .status()
+                    .as_u16()
+            })
+        });
+        let statuses: Vec<u16> = futures::future::join_all(calls)
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+
+        assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+        let grants = tenant.stats().token_grants;
+        assert_eq!(grants.get("refresh_token"), Some(&1), "{grants:?}");
+        println!(
+            "FIGURE single flight: 50 concurrent /userinfo over 2 replicas -> {} x 200, refresh grants {grants:?}",
+            statuses.len()
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_redis_restart_under_load_gives_503s_then_200s_and_never_401_or_500() {
+        let tenant = DevTenant::start(TenantConfig::default()).await.unwrap();
+        let mut redis = RedisServer::start().await;
+        let scope = unique("outage");
+        let replicas = Arc::new([
+            Replica::spawn(&tenant, normal(&redis), &scope).await,
+            Replica::spawn(&tenant, normal(&redis), &scope).await,
+        ]);
+        let tokens = replicas[0].login().await;
+
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let started = Instant::now();
+        let workers: Vec<_> = (0..8)
+            .map(|i| {
+                let (replicas, bearer, stop) =
+                    (replicas.clone(), tokens.access_token.clone(), stop.clone());
+                tokio::spawn(async move {
+                    let mut seen = Vec::new();
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let sent = Instant::now();
+                        let status = replicas[i % 2]
+                            .get("/userinfo", &bearer)
+                            .await
+                            .status()
+                            .as_u16();
+                        seen.push((sent.duration_since(started), status, sent.elapsed()));
+                    }
+                    seen
+                })
+            })
+            .collect();
+
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        redis.stop().await;
+        let stopped_at = started.elapsed();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        redis.restart().await;
+        let restarted_at = started.elapsed();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+
+        let mut seen = Vec::new();
+        for worker in workers {
+            seen.extend(worker.await.unwrap());
+        }
+        seen.sort_by_key(|(at, _, _)| *at);
+        let mut counts = BTreeMap::new();
+        for (_, status, _) in &seen {
+            *counts.entry(*status).or_insert(0) += 1;
+        }
+        let slowest_503 = seen
+            .iter()
+            .filter(|(_, s, _)| *s == 503)
+            .map(|(_, _, took)| *took)
+            .max();
+        let recovered_at = seen
+            .iter()
+            .filter(|(at, s, _)| *at > restarted_at && *s == 200)
+            .map(|(at, _, _)| *at)
+            .next();
+        println!(
+            "FIGURE redis restart under load: statuses {counts:?}; stopped at {stopped_at:?}, restarted at {restarted_at:?}, \
+             first 200 after restart at {recovered_at:?}, slowest 503 {slowest_503:?}"
+        );
+
+        assert!(
+            counts.keys().all(|s| *s == 200 || *s == 503),
+            "only 200 and 503: {counts:?}"
+        );
+        assert!(
+            counts.get(&503).copied().unwrap_or(0) > 0,
+            "the outage was seen: {counts:?}"
+        );
+        assert!(
+            slowest_503.unwrap() < Duration::from_secs(2),
+            "503s come quickly: {slowest_503:?}"
+        );
+        let last_second: Vec<u16> = seen
+            .iter()
+            .filter(|(at, _, _)| *at > restarted_at + Duration::from_secs(1))
+            .map(|(_, s, _)| *s)
+            .collect();
+        assert!(
+            !last_second.is_empty() && last_second.iter().all(|s| *s == 200),
+            "recovered: {last_second:?}"
+        );
+        assert_eq!(
+            replicas[1]
+                .get("/userinfo", &tokens.access_token)
+                .await
+                .status(),
+            200,
+            "the session survived"
+        );
+    }
+}
