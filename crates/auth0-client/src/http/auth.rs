@@ -29,7 +29,7 @@ pub fn routes() -> Router<AppState> {
         .route("/authorize", get(authorize))
         .route("/oauth/token", post(token))
         .route("/oauth/refreshtoken", post(refresh_token))
-        .route("/refreshtoken", post(refresh_token))
+        .route("/refreshtoken", post(refresh_token_alias))
         .route("/userinfo", get(userinfo))
         .route("/users/me", get(users_me))
         .route("/logout", get(logout))
@@ -38,7 +38,7 @@ pub fn routes() -> Router<AppState> {
 /// OpenAPI description of these routes, to merge into the service's document.
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(authorize, token, refresh_token, userinfo, users_me, logout),
+    paths(authorize, token, refresh_token, refresh_token_alias, userinfo, users_me, logout),
     components(schemas(ErrorBody, TokenRequest, TokenResponse, RefreshRequest)),
     tags((name = "auth", description = "Login flows and sessions"))
 )]
@@ -204,6 +204,22 @@ pub async fn refresh_token(
             ApiError::unauthorized("The session's client is no longer configured: log in again.")
         })?;
     issued_response(&client, &issued, state.login.session_duration())
+}
+
+/// `/refreshtoken`: the path the service exposed before `/oauth/refreshtoken`.
+#[utoipa::path(post, path = "/refreshtoken", tag = "auth",
+    request_body = RefreshRequest,
+    params(("authorization" = Option<String>, Header, description = "Bearer <access token> (or the sid cookie)")),
+    responses(
+        (status = 200, description = "New tokens, as /oauth/token", body = TokenResponse),
+        (status = 401, description = "No session, or not its refresh token", body = ErrorBody),
+    ))]
+pub async fn refresh_token_alias(
+    state: State<AppState>,
+    handle: Handle,
+    body: JsonOrForm<RefreshRequest>,
+) -> Result<Response, ApiError> {
+    refresh_token(state, handle, body).await
 }
 
 /// The user behind the session (refreshed first when its access token has expired).
@@ -383,6 +399,25 @@ fn cleared_cookie() -> HeaderValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use utoipa::OpenApi as _;
+
+    #[test]
+    fn the_openapi_document_lists_every_auth_route() {
+        let doc = AuthApi::openapi();
+        let paths: Vec<&str> = doc.paths.paths.keys().map(String::as_str).collect();
+        assert_eq!(
+            paths,
+            [
+                "/authorize",
+                "/logout",
+                "/oauth/refreshtoken",
+                "/oauth/token",
+                "/refreshtoken",
+                "/userinfo",
+                "/users/me"
+            ]
+        );
+    }
 
     #[test]
     fn expire_at_always_has_nine_fractional_digits() {
