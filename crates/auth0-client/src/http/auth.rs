@@ -87,10 +87,14 @@ pub async fn authorize(
     found(&location, None)
 }
 
+/// Auth0's password-realm grant type, accepted from callers as a password login.
+const PASSWORD_REALM_GRANT: &str = "http://auth0.com/oauth/grant-type/password-realm";
+
 /// Body of `POST /oauth/token`: a code exchange or a password login.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct TokenRequest {
-    /// `password` for a password login; absent or `authorization_code` for a code exchange.
+    /// `password` for a password login, `authorization_code` for a code exchange; when
+    /// absent, a body with `code` is a code exchange and one with `username` a password login.
     grant_type: Option<String>,
     /// Code from the redirect back.
     #[schema(value_type = Option<String>)]
@@ -140,32 +144,35 @@ pub async fn token(
     EndUserIp(ip): EndUserIp,
     JsonOrForm(body): JsonOrForm<TokenRequest>,
 ) -> Result<Response, ApiError> {
-    let issued = match body.grant_type.as_deref().filter(|g| !g.is_empty()) {
-        Some("password") => {
-            let login = PasswordLogin {
-                username: body.username.unwrap_or_default(),
-                password: body.password.unwrap_or_default(),
-                connection: body.connection,
-                end_user_ip: ip.map(|ip| ip.to_string()),
-            };
-            state.login.password_login(&client, login).await?
-        }
-        None | Some("authorization_code") => {
-            let (Some(code), Some(code_state)) = (body.code, body.state) else {
-                return Err(ApiError::bad_request(
-                    "Send code and state (after the redirect back), or grant_type=password with username and password.",
-                ));
-            };
-            state
-                .login
-                .exchange_code(&client, &code, &code_state)
-                .await?
-        }
+    let grant = body.grant_type.as_deref().filter(|g| !g.is_empty());
+    let password_grant = match grant {
+        Some("password" | PASSWORD_REALM_GRANT) => true,
+        Some("authorization_code") => false,
+        None => body.code.is_none() && body.username.is_some(),
         Some(_) => {
             return Err(ApiError::bad_request(
                 "grant_type must be password or authorization_code.",
             ));
         }
+    };
+    let issued = if password_grant {
+        let login = PasswordLogin {
+            username: body.username.unwrap_or_default(),
+            password: body.password.unwrap_or_default(),
+            connection: body.connection,
+            end_user_ip: ip.map(|ip| ip.to_string()),
+        };
+        state.login.password_login(&client, login).await?
+    } else {
+        let (Some(code), Some(code_state)) = (body.code, body.state) else {
+            return Err(ApiError::bad_request(
+                "Send code and state (after the redirect back), or grant_type=password with username and password.",
+            ));
+        };
+        state
+            .login
+            .exchange_code(&client, &code, &code_state)
+            .await?
     };
     issued_response(&client, &issued, state.login.session_duration())
 }

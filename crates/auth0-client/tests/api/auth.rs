@@ -444,6 +444,21 @@ async fn a_password_login_with_an_unsupported_connection_is_400() {
 }
 
 #[tokio::test]
+async fn a_json_body_with_credentials_and_no_grant_type_is_a_password_login() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .http
+        .post(app.url("/oauth/token"))
+        .header("client-type", TOKEN)
+        .json(&json!({"username": DEV_EMAIL, "password": DEV_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(grants(&app, "password"), 1);
+}
+
+#[tokio::test]
 async fn bad_token_bodies_answer_json_errors() {
     let app = TestApp::spawn().await;
     let post = || {
