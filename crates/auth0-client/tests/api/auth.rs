@@ -101,6 +101,23 @@ async fn authorize_redirects_to_the_tenant_with_pkce_nonce_state_and_the_scope_w
 }
 
 #[tokio::test]
+async fn authorize_asks_for_the_configured_audience() {
+    let app = TestApp::spawn_with(Options {
+        edit: Box::new(|file| {
+            if let Some(token) = file.clients.get_mut(TOKEN) {
+                token.audience = Some("https://api.example/".to_owned());
+            }
+        }),
+        ..Options::default()
+    })
+    .await;
+    let query = query_of(&location(&app.authorize(Some(TOKEN), &[]).await));
+    assert_eq!(query["audience"], "https://api.example/");
+    assert_eq!(query["scope"], "openid profile email offline_access");
+    assert!(!query.contains_key("connection"));
+}
+
+#[tokio::test]
 async fn authorize_requires_the_callers_state_when_the_client_says_so() {
     let app = TestApp::spawn().await;
     let message = assert_error(app.authorize(Some(STRICT), &[]).await, 400).await;
