@@ -329,3 +329,25 @@ async fn auth0_forwarded_for_is_recorded_per_client() {
     );
     t.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_blocked_user_cannot_log_in() {
+    let t = tenant().await;
+    let token = management_token(&t).await;
+    let (status, _, _) = management(
+        &t,
+        &token,
+        reqwest::Method::PATCH,
+        "/api/v2/users/auth0%7Cdev000000000000000000002",
+        Some(json!({"blocked": true})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, body) = login(&t, "viewer@example.com", "ViewerPassword1!", "openid").await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        body,
+        json!({"error": "unauthorized", "error_description": "user is blocked"})
+    );
+    t.shutdown().await;
+}
