@@ -20,7 +20,7 @@ use tower::ServiceExt;
 use crate::config::TenantConfig;
 use crate::errors::error_for_path;
 use crate::faults::{Faults, RateState};
-use crate::keys::SigningKeys;
+use crate::keys::process_keys;
 use crate::state::Tenant;
 use crate::stats::Stats;
 use crate::util::now_epoch;
@@ -63,7 +63,7 @@ impl DevTenant {
         let listener = TcpListener::bind(("127.0.0.1", port)).await?;
         let address = listener.local_addr()?;
         let url = format!("http://127.0.0.1:{}", address.port());
-        let keys = tokio::task::spawn_blocking(SigningKeys::generate).await??;
+        let keys = process_keys().await?;
         let tenant = Arc::new(Tenant::new(config, keys, format!("{url}/"))?);
         let app = router(tenant.clone());
         let (shutdown, stop) = watch::channel(false);

@@ -20,8 +20,8 @@ pub(crate) struct Tenant {
     /// The tenant description.
     pub(crate) config: TenantConfig,
     clients: HashMap<String, ClientConfig>,
-    /// Signing key and JWKS.
-    pub(crate) keys: SigningKeys,
+    /// Signing key and JWKS (one per process, see [`crate::keys::process_keys`]).
+    pub(crate) keys: Arc<SigningKeys>,
     /// The user directory.
     pub(crate) users: RwLock<UserStore>,
     /// Login transactions, authorization codes and refresh tokens.
@@ -38,7 +38,7 @@ impl Tenant {
     /// Builds the state (users' passwords hashed here).
     pub(crate) fn new(
         config: TenantConfig,
-        keys: SigningKeys,
+        keys: Arc<SigningKeys>,
         issuer: String,
     ) -> anyhow::Result<Self> {
         config.validate()?;

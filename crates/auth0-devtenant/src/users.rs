@@ -227,7 +227,7 @@ impl UserRecord {
     }
 
     /// Applies the fields of a create/update/import body (metadata merged at the top level,
-    /// `null` deletes a key). Unknown keys are refused unless listed in `ignored`.
+    /// `null` deletes a key, `{}` deletes them all). Unknown keys are refused unless listed in `ignored`.
     pub(crate) fn apply(
         &mut self,
         body: &Map<String, Value>,
@@ -333,6 +333,10 @@ fn merge_metadata(
             type_name(patch)
         )));
     };
+    if patch.is_empty() {
+        // Auth0: an empty object removes every key.
+        target.clear();
+    }
     for (key, value) in patch {
         if value.is_null() {
             target.remove(key);

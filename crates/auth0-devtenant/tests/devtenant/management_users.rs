@@ -103,6 +103,21 @@ async fn patch_merges_metadata_at_the_top_level_and_null_deletes() {
         json!({"lang": "fr"})
     );
 
+    let (status, _, user) = management(
+        &t,
+        &token,
+        Method::PATCH,
+        DEV,
+        Some(json!({"user_metadata": {}})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        user.get("user_metadata").is_none(),
+        "an empty object clears the metadata: {user}"
+    );
+    assert_eq!(user["app_metadata"]["groups"], json!(["admin", "dev"]));
+
     let (status, _, body) = management(
         &t,
         &token,

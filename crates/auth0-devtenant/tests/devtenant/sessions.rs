@@ -111,3 +111,27 @@ async fn logout_redirects_only_to_allowed_logout_urls() {
     assert_eq!(plain.status(), 200);
     t.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_tenant_refuses_the_tokens_of_another_tenant() {
+    let a = tenant().await;
+    let b = tenant().await;
+    let (_, body) = login(&a, "dev@example.com", "DevPassword1!", "openid").await;
+    let response = http()
+        .get(format!("{}/userinfo", b.url()))
+        .bearer_auth(body["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let token = management_token(&a).await;
+    let response = http()
+        .get(format!("{}/api/v2/users", b.url()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    a.shutdown().await;
+    b.shutdown().await;
+}
