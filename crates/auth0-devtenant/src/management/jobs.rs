@@ -156,6 +156,9 @@ pub(crate) async fn create_import(
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }
 
+/// Fields never echoed back in job errors.
+const SECRET_FIELDS: [&str; 3] = ["password", "password_hash", "custom_password_hash"];
+
 const IMPORT_IGNORED: [&str; 4] = [
     "user_id",
     "password_hash",
@@ -173,9 +176,7 @@ fn run_import(tenant: &Tenant, job_id: &str, connection: &str, entries: Vec<Valu
             Err((code, message, path)) => {
                 let user = entry.as_object().map(|m| {
                     m.iter()
-                        .filter(|(k, _)| {
-                            k.as_str() != "password_hash" && k.as_str() != "custom_password_hash"
-                        })
+                        .filter(|(k, _)| !SECRET_FIELDS.contains(&k.as_str()))
                         .map(|(k, v)| (k.clone(), v.clone()))
                         .collect::<Map<String, Value>>()
                 });
@@ -212,6 +213,14 @@ fn import_one(
             "",
         ));
     };
+    if fields.contains_key("password") {
+        // Auth0's import schema takes password hashes only, never clear-text passwords.
+        return Err((
+            "INVALID_FORMAT",
+            "Additional properties not allowed: password".to_owned(),
+            "password",
+        ));
+    }
     let Some(email) = fields.get("email").and_then(Value::as_str) else {
         return Err((
             "INVALID_FORMAT",

@@ -57,6 +57,7 @@ async fn an_import_job_runs_asynchronously_and_reports_its_errors() {
         {"email": "imported@example.com", "email_verified": true, "app_metadata": {"groups": ["imported"]}},
         {"email": "dev@example.com"},
         {"name": "no email"},
+        {"email": "clear@example.com", "password": "not-a-hash"},
     ]);
     let (status, job) = import(
         &t,
@@ -77,7 +78,7 @@ async fn an_import_job_runs_asynchronously_and_reports_its_errors() {
     let done = wait_completed(&t, &token, id).await;
     assert_eq!(
         done["summary"],
-        json!({"failed": 2, "updated": 0, "inserted": 1, "total": 3})
+        json!({"failed": 3, "updated": 0, "inserted": 1, "total": 4})
     );
     let (status, _, errors) = management(
         &t,
@@ -94,7 +95,14 @@ async fn an_import_job_runs_asynchronously_and_reports_its_errors() {
         .iter()
         .map(|e| e["errors"][0]["code"].as_str().unwrap())
         .collect();
-    assert_eq!(codes, ["DUPLICATED_USER", "INVALID_FORMAT"]);
+    assert_eq!(
+        codes,
+        ["DUPLICATED_USER", "INVALID_FORMAT", "INVALID_FORMAT"]
+    );
+    assert!(
+        !errors.to_string().contains("not-a-hash"),
+        "passwords are not echoed"
+    );
 
     let (_, _, found) = management(
         &t,
