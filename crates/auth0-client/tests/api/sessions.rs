@@ -754,6 +754,45 @@ async fn sessions_written_before_a_sentinel_failover_are_readable_after_it() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_failover_is_followed_while_one_sentinel_does_not_answer() {
+    let mut set = RedisSentinelSet::start().await;
+    let mode = RedisMode::Sentinel {
+        master_name: SENTINEL_MASTER.into(),
+    };
+    let store = redis_store(&settings(set.sentinel_hosts(), mode), "frozen-sentinel");
+    let (handle, session) = (handle(), session_of(&unique("user"), 3600));
+    store.put_session(&handle, &session).await.unwrap();
+    set.wait_for_replica_sync().await;
+
+    set.sentinels[0].freeze();
+    set.kill_master().await;
+    let killed = Instant::now();
+    loop {
+        let started = Instant::now();
+        let answer = store.put_session(&handle, &session).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "a call took {:?}",
+            started.elapsed()
+        );
+        if answer.is_ok() {
+            break;
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(60),
+            "no failover followed within 60 s: {answer:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!(
+        "FIGURE sentinel failover with one sentinel frozen: writable again after {:.2} s",
+        killed.elapsed().as_secs_f64()
+    );
+    set.sentinels[0].thaw();
+    assert_eq!(store.get_session(&handle).await.unwrap(), Some(session));
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_stopped_redis_makes_the_store_unavailable_quickly_and_it_recovers_by_itself() {
     let mut server = RedisServer::start().await;
     let store = redis_store(

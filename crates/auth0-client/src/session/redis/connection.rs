@@ -1,22 +1,22 @@
 //! One connection type for the three Redis modes, each reconnecting by itself.
 //!
 //! - normal: a [`ConnectionManager`] (reconnects in the background after I/O errors);
-//! - sentinel: the master is asked of the sentinels (which check its role) and the
+//! - sentinel: the master is asked of the sentinels (and checked with `ROLE`) and the
 //!   connection is dropped on I/O errors or `READONLY`, so the next call follows a failover;
 //! - cluster: a [`ClusterConnection`] (follows slot moves and node changes itself).
 //!
 //! Sentinel and cluster connections are made lazily: the service starts while Redis
 //! is down and answers 503 until it comes.
 
+use super::sentinel::SentinelResolver;
 use crate::config::env::{RedisMode, RedisSettings};
 use futures::future::BoxFuture;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
-use redis::sentinel::{SentinelClientBuilder, SentinelServerType};
 use redis::{
     AsyncConnectionConfig, Client, Cmd, ConnectionAddr, FromRedisValue, IntoConnectionInfo,
-    RedisError, RedisResult,
+    RedisConnectionInfo, RedisError, RedisResult,
 };
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -42,10 +42,17 @@ impl Connection {
     pub fn new(settings: &RedisSettings) -> RedisResult<Self> {
         let username = settings.username.as_deref();
         let password = settings.password.as_ref().map(|p| p.expose());
+        let mut credentials = RedisConnectionInfo::default();
+        if let Some(username) = username {
+            credentials = credentials.set_username(username);
+        }
+        if let Some(password) = password {
+            credentials = credentials.set_password(password);
+        }
         match &settings.mode {
             RedisMode::Normal => {
                 let (host, port) = settings.hosts.first().cloned().ok_or_else(no_host)?;
-                let client = Client::open(node_info(host, port, username, password)?)?;
+                let client = Client::open(node_info(host, port, &credentials)?)?;
                 let config = ConnectionManagerConfig::new()
                     .set_connection_timeout(Some(CONNECT_TIMEOUT))
                     .set_response_timeout(Some(RESPONSE_TIMEOUT))
@@ -59,33 +66,28 @@ impl Connection {
                 let sentinels = settings
                     .hosts
                     .iter()
-                    .map(|(h, p)| ConnectionAddr::Tcp(h.clone(), *p));
-                let mut builder =
-                    SentinelClientBuilder::new(sentinels, master_name, SentinelServerType::Master)?;
-                if let Some(username) = username {
-                    builder = builder.set_client_to_redis_username(username);
-                }
-                if let Some(password) = password {
-                    builder = builder.set_client_to_redis_password(password);
-                }
-                let sentinel = Arc::new(tokio::sync::Mutex::new(builder.build()?));
-                let config = connection_config();
-                Ok(Self::Sentinel(Reconnecting::new(move || {
-                    let (sentinel, config) = (sentinel.clone(), config.clone());
-                    Box::pin(async move {
-                        // The sentinels name the master, and the client checks its ROLE.
-                        let client = sentinel.lock().await.async_get_client().await?;
-                        client
-                            .get_multiplexed_async_connection_with_config(&config)
-                            .await
+                    .map(|(host, port)| {
+                        node_info(host.clone(), *port, &RedisConnectionInfo::default())
                     })
+                    .collect::<RedisResult<Vec<_>>>()?;
+                let resolver = Arc::new(SentinelResolver {
+                    sentinels,
+                    master_name: master_name.clone(),
+                    master_template: credentials.clone(),
+                    config: connection_config(),
+                });
+                Ok(Self::Sentinel(Reconnecting::new(move || {
+                    let resolver = resolver.clone();
+                    Box::pin(async move { resolver.connect().await })
                 })))
             }
             RedisMode::Cluster => {
                 let nodes = settings
                     .hosts
                     .iter()
-                    .map(|(host, port)| node_info(host.clone(), *port, None, None))
+                    .map(|(host, port)| {
+                        node_info(host.clone(), *port, &RedisConnectionInfo::default())
+                    })
                     .collect::<RedisResult<Vec<_>>>()?;
                 let mut builder = ClusterClientBuilder::new(nodes)
                     .connection_timeout(CONNECT_TIMEOUT)
@@ -157,21 +159,15 @@ fn connection_config() -> AsyncConnectionConfig {
         .set_response_timeout(Some(RESPONSE_TIMEOUT))
 }
 
-fn node_info(
+/// The address `host:port` with the credentials of `template`.
+pub(super) fn node_info(
     host: String,
     port: u16,
-    username: Option<&str>,
-    password: Option<&str>,
+    template: &RedisConnectionInfo,
 ) -> RedisResult<redis::ConnectionInfo> {
-    let info = ConnectionAddr::Tcp(host, port).into_connection_info()?;
-    let mut redis = info.redis_settings().clone();
-    if let Some(username) = username {
-        redis = redis.set_username(username);
-    }
-    if let Some(password) = password {
-        redis = redis.set_password(password);
-    }
-    Ok(info.set_redis_settings(redis))
+    Ok(ConnectionAddr::Tcp(host, port)
+        .into_connection_info()?
+        .set_redis_settings(template.clone()))
 }
 
 type Connect<C> = Box<dyn Fn() -> BoxFuture<'static, RedisResult<C>> + Send + Sync>;

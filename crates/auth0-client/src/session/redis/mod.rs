@@ -6,6 +6,7 @@
 
 mod connection;
 mod keys;
+mod sentinel;
 
 pub use keys::Keys;
 
@@ -19,6 +20,9 @@ use std::time::Duration;
 
 /// The longest any single Redis call may take before it counts as unavailable.
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How many of a user's session keys one cleanup round looks at.
+const CLEANUP_SAMPLE: usize = 8;
 
 /// Deletes a lock only when it still holds the caller's token.
 const UNLOCK: &str = r"
@@ -93,15 +97,17 @@ impl Backend for RedisBackend {
         expires_at_ms: i64,
     ) -> Result<(), StoreError> {
         let session = self.keys.session(key);
-        if expires_at_ms <= now_ms() {
+        let lifetime_ms = expires_at_ms - now_ms();
+        if lifetime_ms <= 0 {
             return self.run(cmd("DEL").arg(session)).await;
         }
+        // A relative TTL: Redis's clock does not matter, only ours.
         self.run(
             cmd("SET")
                 .arg(session)
                 .arg(record)
-                .arg("PXAT")
-                .arg(expires_at_ms),
+                .arg("PX")
+                .arg(lifetime_ms),
         )
         .await
     }
@@ -119,7 +125,7 @@ impl Backend for RedisBackend {
         let mut command = cmd("SET");
         command.arg(self.keys.session(key)).arg(record).arg("XX");
         match expires_at_ms {
-            Some(at) => command.arg("PXAT").arg(at.max(now_ms() + 1)),
+            Some(at) => command.arg("PX").arg((at - now_ms()).max(1)),
             None => command.arg("KEEPTTL"),
         };
         let answer: Option<String> = self.run(&command).await?;
@@ -160,22 +166,25 @@ impl Backend for RedisBackend {
     async fn unindex_session(&self, user_id: &str, key: &str) -> Result<(), StoreError> {
         let sessions = self.keys.user_sessions(user_id);
         let _: i64 = self.run(cmd("SREM").arg(&sessions).arg(key)).await?;
-        // Lazy cleanup: drop the user's expired keys, and the user when none is live.
-        let members: Vec<String> = self.run(cmd("SMEMBERS").arg(&sessions)).await?;
-        let mut live = 0;
-        for member in members {
-            if self.is_live_session(&member).await? {
-                live += 1;
-            } else {
+        // Lazy cleanup, amortised O(1) per session: sample the user's keys, drop the
+        // expired ones, stop at the first live one; drop the user when none is left.
+        loop {
+            let sample: Vec<String> = self
+                .run(cmd("SRANDMEMBER").arg(&sessions).arg(CLEANUP_SAMPLE))
+                .await?;
+            if sample.is_empty() {
+                let _: i64 = self
+                    .run(cmd("ZREM").arg(self.keys.active_users()).arg(user_id))
+                    .await?;
+                return Ok(());
+            }
+            for member in sample {
+                if self.is_live_session(&member).await? {
+                    return Ok(());
+                }
                 let _: i64 = self.run(cmd("SREM").arg(&sessions).arg(&member)).await?;
             }
         }
-        if live == 0 {
-            let _: i64 = self
-                .run(cmd("ZREM").arg(self.keys.active_users()).arg(user_id))
-                .await?;
-        }
-        Ok(())
     }
 
     async fn remove_user_sessions(&self, user_id: &str) -> Result<usize, StoreError> {

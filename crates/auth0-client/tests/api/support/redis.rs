@@ -383,12 +383,22 @@ impl RedisSentinelSet {
         self.master.stop().await;
     }
 
-    /// The port the sentinels currently name as master.
+    /// The port most sentinels currently name as master.
     pub async fn master_port(&self) -> Option<u16> {
-        let answer = self.sentinels[0]
-            .cli(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", SENTINEL_MASTER])
-            .await;
-        answer.lines().nth(1)?.trim().parse().ok()
+        let mut named: Vec<u16> = Vec::new();
+        for sentinel in &self.sentinels {
+            let answer = sentinel
+                .cli(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", SENTINEL_MASTER])
+                .await;
+            named.extend(
+                answer
+                    .lines()
+                    .nth(1)
+                    .and_then(|port| port.trim().parse::<u16>().ok()),
+            );
+        }
+        let count = |port: &u16| named.iter().filter(|p| *p == port).count();
+        named.iter().copied().max_by_key(count)
     }
 }
 
