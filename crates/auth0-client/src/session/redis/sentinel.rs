@@ -40,7 +40,7 @@ impl SentinelResolver {
                 Err(error) => last_error = Some(error),
             }
         }
-        named.sort_by(|a, b| b.1.cmp(&a.1));
+        named.sort_by_key(|(_, votes)| std::cmp::Reverse(*votes));
         for ((host, port), _) in named {
             match self.connect_master(host, port).await {
                 Ok(connection) => return Ok(connection),
