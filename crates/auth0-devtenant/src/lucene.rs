@@ -1,7 +1,8 @@
 //! The subset of Lucene query syntax Auth0's user search v3 accepts, and its evaluation
 //! against users' JSON: `field:value`, quoted phrases, `*`/`?` wildcards, `AND`/`OR`/`NOT`
 //! (and `&&`, `||`, `!`, `-`, `+`), parentheses, `field:(a OR b)`, `_exists_:field`,
-//! ranges `[a TO b]` / `{a TO b}`, backslash escapes. The default operator is `OR`.
+//! ranges `[a TO b]` / `{a TO b}`, backslash escapes. The default operator is `OR`; `NOT`
+//! and `-` prohibit a clause, as in Lucene (`a NOT b` = a and not b).
 
 use serde_json::Value;
 
@@ -388,7 +389,26 @@ impl Query {
     pub(crate) fn matches(&self, user: &Value) -> bool {
         match self {
             Query::All => true,
-            Query::Or(clauses) => clauses.iter().any(|q| q.matches(user)),
+            // Lucene's boolean semantics: a negated clause in a list of optional clauses
+            // is prohibited (`a NOT b` = a and not b), the others need one match.
+            Query::Or(clauses) => {
+                let mut any_positive = false;
+                let mut positive_hit = false;
+                for clause in clauses {
+                    match clause {
+                        Query::Not(inner) => {
+                            if inner.matches(user) {
+                                return false;
+                            }
+                        }
+                        positive => {
+                            any_positive = true;
+                            positive_hit = positive_hit || positive.matches(user);
+                        }
+                    }
+                }
+                positive_hit || !any_positive
+            }
             Query::And(clauses) => clauses.iter().all(|q| q.matches(user)),
             Query::Not(inner) => !inner.matches(user),
             Query::Exists(field) => !values(user, field).is_empty(),
@@ -610,6 +630,16 @@ mod tests {
         assert!(hit("nickname:nobody OR username:jdoe"));
         assert!(hit("nickname:nobody username:jdoe"));
         assert!(hit("NOT nickname:nobody"));
+        assert!(
+            !hit("nickname:jane NOT username:jdoe"),
+            "NOT prohibits even after OR"
+        );
+        assert!(!hit("nickname:jane OR -username:jdoe"));
+        assert!(hit("nickname:jane NOT username:other"));
+        assert!(
+            !hit("nickname:nobody NOT username:other"),
+            "a positive clause must match"
+        );
         assert!(!hit("-nickname:jane"));
         assert!(hit(
             "(nickname:x OR nickname:jane) AND (app_metadata.groups:admin)"

@@ -215,6 +215,7 @@ async fn observe(
         .get::<MatchedPath>()
         .map_or_else(|| "<unmatched>".to_owned(), |m| m.as_str().to_owned());
     tenant.stats.request(request.method().as_str(), &pattern);
+    tracing::debug!(method = %request.method(), route = %pattern, "request");
     let decision = tenant.faults.decide(&path);
     if !decision.latency.is_zero() {
         tokio::time::sleep(decision.latency).await;
