@@ -295,10 +295,7 @@ pub async fn logout(
         Some(return_to) => {
             let client = match (client, &handle) {
                 (Some(client), _) => Some(client),
-                (None, Some(handle)) => match state.sessions.get_session(handle).await? {
-                    Some(session) => state.login.client(Some(&session.client_type)),
-                    None => None,
-                },
+                (None, Some(handle)) => state.login.client_of_session(handle).await?,
                 (None, None) => None,
             }
             .ok_or_else(|| {

@@ -1,8 +1,10 @@
 //! `GET /logout`: the session ends and its refresh token is revoked at Auth0.
 
+use super::client::ClientProfile;
 use super::{Login, LoginError};
 use crate::metrics;
 use crate::session::{Session, SessionHandle};
+use std::sync::Arc;
 
 impl Login {
     /// Ends the session behind `handle` (none is not an error) and revokes its refresh
@@ -20,5 +22,15 @@ impl Login {
             tracing::warn!(error = %error, client_type = %client.name, "refresh token not revoked at logout");
         }
         Ok(Some(session))
+    }
+
+    /// The client of the session behind `handle`, when there is a session and its
+    /// client is still configured (logout redirects without `client-type`).
+    pub async fn client_of_session(
+        &self,
+        handle: &SessionHandle,
+    ) -> Result<Option<Arc<ClientProfile>>, LoginError> {
+        let session = self.sessions.get_session(handle).await?;
+        Ok(session.and_then(|s| self.client(Some(&s.client_type))))
     }
 }
