@@ -553,6 +553,40 @@ async fn userinfo_answers_from_the_store_without_calling_auth0() {
 }
 
 #[tokio::test]
+async fn a_session_without_a_refresh_token_outlives_its_access_token() {
+    let app = TestApp::spawn().await;
+    app.tenant
+        .faults()
+        .set_access_token_ttl(Duration::from_secs(1));
+    let handle = sid(app.password_login(WEBSITE).await.headers());
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+
+    let response = app
+        .http
+        .get(app.url("/userinfo"))
+        .header("cookie", format!("sid={handle}"))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "the session lasts SESSION_DURATION_SECONDS"
+    );
+    assert_eq!(grants(&app, "refresh_token"), 0);
+}
+
+#[tokio::test]
+async fn the_signing_keys_are_fetched_once_for_many_logins() {
+    let app = TestApp::spawn().await;
+    for _ in 0..3 {
+        app.login_tokens().await;
+    }
+    assert_eq!(requests(&app, "GET /.well-known/jwks.json"), 1);
+}
+
+#[tokio::test]
 async fn users_me_answers_the_same_user_with_a_deprecation_header() {
     let app = TestApp::spawn().await;
     let tokens = app.login_tokens().await;
