@@ -91,6 +91,11 @@ struct Parser {
     pos: usize,
 }
 
+/// Term separators of Lucene's classic query parser.
+fn is_separator(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r' | '\u{3000}')
+}
+
 const SPECIAL: &[char] = &['(', ')', ':', '"', '[', ']', '{', '}', '\\'];
 
 impl Parser {
@@ -103,7 +108,7 @@ impl Parser {
     }
 
     fn skip_ws(&mut self) {
-        while self.peek().is_some_and(char::is_whitespace) {
+        while self.peek().is_some_and(is_separator) {
             self.pos += 1;
         }
     }
@@ -122,7 +127,7 @@ impl Parser {
                 || self
                     .chars
                     .get(self.pos + len)
-                    .is_none_or(|c| c.is_whitespace() || *c == '(' || *c == '"'))
+                    .is_none_or(|c| is_separator(*c) || *c == '(' || *c == '"'))
     }
 
     fn eat_word(&mut self, words: &[&str]) -> bool {
@@ -222,7 +227,7 @@ impl Parser {
                 pattern: Pattern::Exact(self.phrase()?),
             }),
             Some('[') | Some('{') => self.parse_range(Some(field)),
-            Some(c) if !c.is_whitespace() && c != ')' => {
+            Some(c) if !is_separator(c) && c != ')' => {
                 let (text, pieces) = self.term()?;
                 Ok(term_query(Some(field), text, pieces))
             }
@@ -272,7 +277,7 @@ impl Parser {
         let mut text = String::new();
         let mut pieces = Vec::new();
         while let Some(c) = self.peek() {
-            if c.is_whitespace() || (SPECIAL.contains(&c) && c != '\\') {
+            if is_separator(c) || (SPECIAL.contains(&c) && c != '\\') {
                 break;
             }
             self.pos += 1;
@@ -343,7 +348,7 @@ impl Parser {
         let start = self.pos;
         while self
             .peek()
-            .is_some_and(|c| !c.is_whitespace() && c != ']' && c != '}')
+            .is_some_and(|c| !is_separator(c) && c != ']' && c != '}')
         {
             self.pos += 1;
         }
@@ -686,6 +691,38 @@ mod tests {
         assert!(hit("logins_count:[5 TO 10]"));
         assert!(!hit("logins_count:{7 TO 10]"));
         assert!(hit("logins_count:[7 TO *]"));
+    }
+
+    /// Escapes every character Lucene gives a meaning to.
+    fn escape(value: &str) -> String {
+        let mut out = String::new();
+        for c in value.chars() {
+            if "+-&|!(){}[]^\"~*?:\\/ \t\n\r\u{3000}".contains(c) {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_input_parses_or_fails_without_panicking(input in "\\PC{0,60}") {
+            if let Ok(query) = parse(&input) {
+                let _ = query.matches(&user());
+            }
+        }
+
+        #[test]
+        fn an_escaped_value_matches_exactly_that_value_in_its_field(value in "\\PC{1,30}") {
+            let target = json!({"nickname": "x", "user_metadata": {"v": value.clone()}});
+            let query = parse(&format!("user_metadata.v:{}", escape(&value)));
+            proptest::prop_assert!(query.is_ok(), "{value:?}");
+            let query = query.map_err(|e| e.0).unwrap_or(Query::All);
+            proptest::prop_assert!(query.matches(&target));
+            let other = json!({"nickname": value.clone(), "user_metadata": {"v": format!("{value}x")}});
+            proptest::prop_assert!(!query.matches(&other), "the value stays in its field");
+        }
     }
 
     #[test]
