@@ -77,6 +77,7 @@ pub struct JwksCache {
     http: reqwest::Client,
     tenants: RwLock<HashMap<String, CachedSet>>,
     fetching: tokio::sync::Mutex<()>,
+    refetch_interval: Duration,
 }
 
 impl JwksCache {
@@ -86,7 +87,14 @@ impl JwksCache {
             http,
             tenants: RwLock::default(),
             fetching: tokio::sync::Mutex::new(()),
+            refetch_interval: REFETCH_INTERVAL,
         }
+    }
+
+    /// Sets the minimum time between two fetches caused by unknown `kid`s.
+    pub fn with_refetch_interval(mut self, interval: Duration) -> Self {
+        self.refetch_interval = interval;
+        self
     }
 
     /// Verifies `id_token` and returns its claims.
@@ -151,7 +159,7 @@ impl JwksCache {
             if let Some(jwk) = find(&set, kid) {
                 return Ok(jwk);
             }
-            if fetched_at.elapsed() < REFETCH_INTERVAL {
+            if fetched_at.elapsed() < self.refetch_interval {
                 return Err(TokenError::UnknownKey);
             }
         }
@@ -305,5 +313,93 @@ mod tests {
             ),
             "{result:?}"
         );
+    }
+
+    mod rotation {
+        use super::*;
+        use base64::Engine as _;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use rsa::pkcs1::EncodeRsaPrivateKey;
+        use rsa::pkcs8::LineEnding;
+        use rsa::traits::PublicKeyParts;
+        use std::sync::Mutex;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        fn jwk(key: &rsa::RsaPrivateKey, kid: &str) -> Value {
+            let public = rsa::RsaPublicKey::from(key);
+            serde_json::json!({
+                "kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid,
+                "n": URL_SAFE_NO_PAD.encode(public.n().to_bytes_be()),
+                "e": URL_SAFE_NO_PAD.encode(public.e().to_bytes_be()),
+            })
+        }
+
+        fn token(key: &rsa::RsaPrivateKey, kid: &str, issuer: &str) -> Secret {
+            let pem = key.to_pkcs1_pem(LineEnding::LF).unwrap();
+            let mut header = jsonwebtoken::Header::new(Algorithm::RS256);
+            header.kid = Some(kid.to_owned());
+            let claims =
+                serde_json::json!({"sub": "u", "iss": issuer, "aud": "c", "exp": 9_999_999_999u64});
+            let key = jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap();
+            Secret::new(jsonwebtoken::encode(&header, &claims, &key).unwrap())
+        }
+
+        #[tokio::test]
+        async fn an_unknown_kid_fetches_the_keys_again_at_most_once_per_interval() {
+            let mut rng = rand::thread_rng();
+            let (old, new) = (
+                rsa::RsaPrivateKey::new(&mut rng, 2048).unwrap(),
+                rsa::RsaPrivateKey::new(&mut rng, 2048).unwrap(),
+            );
+            let jwks = Arc::new(Mutex::new(serde_json::json!({"keys": [jwk(&old, "old")]})));
+            let fetches = Arc::new(AtomicUsize::new(0));
+            let (served, counted) = (jwks.clone(), fetches.clone());
+            let router = axum::Router::new().route(
+                "/.well-known/jwks.json",
+                axum::routing::get(move || async move {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    axum::Json(served.lock().unwrap().clone())
+                }),
+            );
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let base_url = format!("http://{}", listener.local_addr().unwrap());
+            tokio::spawn(async move { axum::serve(listener, router).await });
+            let issuer = format!("{base_url}/");
+            let secret = Secret::new("s");
+            let expected = Expected {
+                base_url: &base_url,
+                issuer: &issuer,
+                audience: "c",
+                algorithms: &[Algorithm::RS256],
+                client_secret: &secret,
+                nonce: None,
+            };
+            let cache = JwksCache::new(reqwest::Client::new())
+                .with_refetch_interval(Duration::from_millis(300));
+
+            cache
+                .verify(&token(&old, "old", &issuer), &expected)
+                .await
+                .unwrap();
+            *jwks.lock().unwrap() =
+                serde_json::json!({"keys": [jwk(&old, "old"), jwk(&new, "new")]});
+            let too_soon = cache.verify(&token(&new, "new", &issuer), &expected).await;
+            assert!(
+                matches!(too_soon, Err(TokenError::UnknownKey)),
+                "{too_soon:?}"
+            );
+            assert_eq!(fetches.load(Ordering::SeqCst), 1);
+
+            tokio::time::sleep(Duration::from_millis(350)).await;
+            cache
+                .verify(&token(&new, "new", &issuer), &expected)
+                .await
+                .unwrap();
+            cache
+                .verify(&token(&old, "old", &issuer), &expected)
+                .await
+                .unwrap();
+            assert_eq!(fetches.load(Ordering::SeqCst), 2);
+        }
     }
 }
