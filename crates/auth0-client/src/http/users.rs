@@ -1,9 +1,407 @@
 //! User-management routes (SPEC §5). Not to be exposed publicly.
+//!
+//! Handlers are thin: read the request, call [`crate::users::Users`], map the result.
+//! `/users/me` belongs to the authentication routes; static paths (`/users/active`,
+//! `/users/count`, `/users/import`) take precedence over `/users/{userId}`.
 
+use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiJson, ApiPath};
 use crate::app::AppState;
-use axum::Router;
+use crate::auth0::management::{ManagementError, Passthrough};
+use crate::metrics;
+use crate::users::{ImportRequest, MAX_IMPORT_FILE, UsersError};
+use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
+use axum::extract::{DefaultBodyLimit, Multipart, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bytes::BytesMut;
+use serde::Serialize;
+use serde_json::Value;
+
+/// Header carrying the authorization layer's row filter.
+const ACL_ROWS: &str = "acl_rows";
+/// Longest accepted value of a text field of the import form.
+const MAX_IMPORT_TEXT: usize = 1024;
 
 /// The `/users…` management routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/users", get(list_users).post(create_user))
+        .route("/users/count", get(count_users))
+        .route("/users/active", get(active_users))
+        .route(
+            "/users/import",
+            post(import_users).layer(DefaultBodyLimit::max(MAX_IMPORT_FILE + 64 * 1024)),
+        )
+        .route("/users/import/status/{jobID}", get(import_status))
+        .route("/users/import/status/{jobID}/errors", get(import_errors))
+        .route(
+            "/users/{userId}",
+            get(get_user).patch(update_user).delete(delete_user),
+        )
+}
+
+/// OpenAPI description of these routes, to merge into the service's document.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        list_users,
+        count_users,
+        active_users,
+        get_user,
+        create_user,
+        update_user,
+        delete_user,
+        import_users,
+        import_status,
+        import_errors
+    ),
+    components(schemas(ErrorBody, UserCount, ActiveUser)),
+    tags((name = "users", description = "User management over the Auth0 Management API (not public)"))
+)]
+pub struct UsersApi;
+
+/// `GET /users/count` answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UserCount {
+    /// Users matching the filters.
+    count: u64,
+}
+
+/// One entry of `GET /users/active`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActiveUser {
+    /// Auth0 user id.
+    user_id: String,
+}
+
+impl From<UsersError> for ApiError {
+    fn from(error: UsersError) -> Self {
+        match error {
+            UsersError::Query(error) => Self::bad_request(error.0),
+            UsersError::Connection(error) => Self::bad_request(error.0),
+            UsersError::InvalidBody(message) => Self::bad_request(message),
+            UsersError::TooLarge(message) => Self::payload_too_large(message),
+            UsersError::Auth0(error) => error.into(),
+        }
+    }
+}
+
+impl From<ManagementError> for ApiError {
+    fn from(error: ManagementError) -> Self {
+        match error {
+            ManagementError::Rejected { status, message } => match StatusCode::from_u16(status) {
+                Ok(status) if status.is_client_error() => Self::new(status, message),
+                _ => Self::bad_gateway("Auth0 answered unexpectedly; retry shortly."),
+            },
+            ManagementError::RateLimited { retry_after } => Self::too_many_requests(
+                "Auth0's Management API rate limit is exhausted; retry after the Retry-After delay.",
+                retry_after,
+            ),
+            ManagementError::Credentials(_) => {
+                Self::bad_gateway("Auth0 refused this service's management client credentials.")
+            }
+            ManagementError::Unavailable(cause) => {
+                tracing::warn!(cause = %cause, "Auth0 Management API unavailable");
+                Self::bad_gateway("Auth0 is unavailable or answered unexpectedly; retry shortly.")
+            }
+            ManagementError::Timeout => {
+                Self::gateway_timeout("Auth0 did not answer in time; retry shortly.")
+            }
+        }
+    }
+}
+
+fn query_pairs(raw: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
+    serde_urlencoded::from_str(raw.unwrap_or_default())
+        .map_err(|_| ApiError::bad_request("The query string is not valid URL encoding."))
+}
+
+fn acl_rows(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    headers
+        .get(ACL_ROWS)
+        .map(|value| {
+            value
+                .to_str()
+                .map_err(|_| ApiError::bad_request("The acl_rows header must be ASCII JSON."))
+        })
+        .transpose()
+}
+
+fn passthrough(answer: Passthrough) -> Response {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+    if answer.body.is_null() {
+        status.into_response()
+    } else {
+        (status, Json(answer.body)).into_response()
+    }
+}
+
+/// Users matching the CRUD-like query, `_q` and `acl_rows`, as Auth0 returns them.
+#[utoipa::path(get, path = "/users", tag = "users",
+    params(
+        ("_l" = Option<u32>, Query, description = "Page size (Auth0 per_page), default 25, at most 100"),
+        ("_sk" = Option<u32>, Query, description = "Page index (Auth0 page); (_sk+1)*_l at most 1000"),
+        ("email" = Option<String>, Query, description = "Exact email; * is a wildcard"),
+        ("nickname" = Option<String>, Query, description = "Exact nickname; * is a wildcard"),
+        ("username" = Option<String>, Query, description = "Exact username; * is a wildcard"),
+        ("connection" = Option<String>, Query, description = "Connection name(s), repeated or comma-separated, ORed; default all managementClient connections"),
+        ("_q" = Option<String>, Query, description = "JSON filter: equality, $and, $or, $in, $nin, $ne, $eq, $exists; * wildcards"),
+        ("acl_rows" = Option<String>, Header, description = "JSON filter set by the authorization layer (object or array, ANDed)"),
+    ),
+    responses(
+        (status = 200, description = "Auth0 users", body = Vec<Object>),
+        (status = 400, description = "Bad query, filter or connection, or a page past the first 1000 results", body = ErrorBody),
+        (status = 429, description = "Auth0 rate limit exhausted (Retry-After)", body = ErrorBody),
+        (status = 502, description = "Auth0 unavailable", body = ErrorBody),
+        (status = 504, description = "Auth0 too slow", body = ErrorBody),
+    ))]
+pub async fn list_users(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let params = query_pairs(raw.as_deref())?;
+    let users = state
+        .management
+        .search(&params, acl_rows(&headers)?)
+        .await?;
+    Ok(Json(users))
+}
+
+/// How many users match the same filters as `GET /users`.
+#[utoipa::path(get, path = "/users/count", tag = "users",
+    params(("acl_rows" = Option<String>, Header, description = "JSON filter set by the authorization layer")),
+    responses(
+        (status = 200, description = "The count", body = UserCount),
+        (status = 400, description = "Bad query, filter or connection", body = ErrorBody),
+        (status = 429, description = "Auth0 rate limit exhausted (Retry-After)", body = ErrorBody),
+        (status = 502, description = "Auth0 unavailable", body = ErrorBody),
+    ))]
+pub async fn count_users(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Json<UserCount>, ApiError> {
+    let params = query_pairs(raw.as_deref())?;
+    let count = state.management.count(&params, acl_rows(&headers)?).await?;
+    Ok(Json(UserCount { count }))
+}
+
+/// Users with at least one live session, across all clients.
+#[utoipa::path(get, path = "/users/active", tag = "users",
+    responses(
+        (status = 200, description = "Active users, each once", body = Vec<ActiveUser>),
+        (status = 503, description = "Session store unavailable", body = ErrorBody),
+    ))]
+pub async fn active_users(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<ActiveUser>>, ApiError> {
+    let users = state.sessions.active_users().await?;
+    Ok(Json(
+        users
+            .into_iter()
+            .map(|user_id| ActiveUser { user_id })
+            .collect(),
+    ))
+}
+
+/// One user, as Auth0 returns it.
+#[utoipa::path(get, path = "/users/{userId}", tag = "users",
+    params(("userId" = String, Path, description = "Auth0 user id")),
+    responses(
+        (status = 200, description = "The user", body = Object),
+        (status = 404, description = "Unknown user", body = ErrorBody),
+        (status = 502, description = "Auth0 unavailable", body = ErrorBody),
+    ))]
+pub async fn get_user(
+    State(state): State<AppState>,
+    ApiPath(user_id): ApiPath<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(state.management.get(&user_id).await?))
+}
+
+/// Creates a user (not a signup endpoint); `connection` defaults to the configured one.
+#[utoipa::path(post, path = "/users", tag = "users",
+    request_body(content = Object, description = "Auth0's create-user body; connection optional"),
+    responses(
+        (status = 201, description = "The created user", body = Object),
+        (status = 400, description = "Bad body, unsupported connection or no default connection", body = ErrorBody),
+        (status = 409, description = "The user already exists (Auth0's message)", body = ErrorBody),
+        (status = 502, description = "Auth0 unavailable", body = ErrorBody),
+    ))]
+pub async fn create_user(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Response, ApiError> {
+    let user = state.management.create(body).await?;
+    Ok((StatusCode::CREATED, Json(user)).into_response())
+}
+
+/// Updates a user with Auth0's update-user body.
+#[utoipa::path(patch, path = "/users/{userId}", tag = "users",
+    params(("userId" = String, Path, description = "Auth0 user id")),
+    request_body(content = Object, description = "Auth0's update-user body"),
+    responses(
+        (status = 200, description = "The updated user", body = Object),
+        (status = 400, description = "Bad body (Auth0's message)", body = ErrorBody),
+        (status = 404, description = "Unknown user", body = ErrorBody),
+        (status = 502, description = "Auth0 unavailable", body = ErrorBody),
+    ))]
+pub async fn update_user(
+    State(state): State<AppState>,
+    ApiPath(user_id): ApiPath<String>,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(state.management.update(&user_id, &body).await?))
+}
+
+/// Deletes a user and ends their live sessions.
+#[utoipa::path(delete, path = "/users/{userId}", tag = "users",
+    params(("userId" = String, Path, description = "Auth0 user id")),
+    responses(
+        (status = 204, description = "Deleted; the user's sessions are ended"),
+        (status = 502, description = "Auth0 unavailable", body = ErrorBody),
+        (status = 503, description = "Session store unavailable", body = ErrorBody),
+    ))]
+pub async fn delete_user(
+    State(state): State<AppState>,
+    ApiPath(user_id): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    state.management.delete(&user_id).await?;
+    let ended = state.sessions.delete_user_sessions(&user_id).await?;
+    for _ in 0..ended {
+        metrics::session_ended("user_deleted");
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Starts an Auth0 users-imports job; `connection` names a `supportedConnectionsMap` key.
+#[utoipa::path(post, path = "/users/import", tag = "users",
+    request_body(content_type = "multipart/form-data", description = "users (JSON array file, at most 500 KB), connection, upsert, external_id, send_completion_email; connection_id is refused"),
+    responses(
+        (status = 202, description = "Auth0's job object", body = Object),
+        (status = 400, description = "connection_id sent, unknown connection, deprecated managementClient form, or bad form", body = ErrorBody),
+        (status = 413, description = "The users file exceeds 500 KB", body = ErrorBody),
+        (status = 502, description = "Auth0 unavailable", body = ErrorBody),
+    ))]
+pub async fn import_users(
+    State(state): State<AppState>,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Response, ApiError> {
+    let multipart = multipart.map_err(|_| {
+        ApiError::bad_request("Send the import as multipart/form-data with a users file field.")
+    })?;
+    let request = read_import(multipart).await?;
+    Ok(passthrough(state.management.import(request).await?))
+}
+
+/// An import job, as Auth0 returns it.
+#[utoipa::path(get, path = "/users/import/status/{jobID}", tag = "users",
+    params(("jobID" = String, Path, description = "Auth0 job id")),
+    responses(
+        (status = 200, description = "Auth0's job object", body = Object),
+        (status = 404, description = "Unknown job", body = ErrorBody),
+    ))]
+pub async fn import_status(
+    State(state): State<AppState>,
+    ApiPath(job_id): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    Ok(passthrough(state.management.job(&job_id).await?))
+}
+
+/// An import job's errors, as Auth0 returns them.
+#[utoipa::path(get, path = "/users/import/status/{jobID}/errors", tag = "users",
+    params(("jobID" = String, Path, description = "Auth0 job id")),
+    responses(
+        (status = 200, description = "Auth0's job errors", body = Object),
+        (status = 404, description = "Unknown job", body = ErrorBody),
+    ))]
+pub async fn import_errors(
+    State(state): State<AppState>,
+    ApiPath(job_id): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    Ok(passthrough(state.management.job_errors(&job_id).await?))
+}
+
+fn multipart_error(error: MultipartError) -> ApiError {
+    if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        too_large()
+    } else {
+        ApiError::bad_request(format!("Invalid multipart body: {}", error.body_text()))
+    }
+}
+
+fn too_large() -> ApiError {
+    ApiError::payload_too_large(format!(
+        "The users file exceeds Auth0's limit of {} KB.",
+        MAX_IMPORT_FILE / 1024
+    ))
+}
+
+/// Reads the import form; the users file is read chunk by chunk and refused as soon as
+/// it passes the limit.
+async fn read_import(mut multipart: Multipart) -> Result<ImportRequest, ApiError> {
+    let mut users = None;
+    let mut file_name = "users.json".to_owned();
+    let mut connection = None;
+    let mut upsert = None;
+    let mut external_id = None;
+    let mut send_completion_email = None;
+    while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        match name.as_str() {
+            "users" => {
+                if let Some(name) = field.file_name().filter(|n| !n.is_empty()) {
+                    name.clone_into(&mut file_name);
+                }
+                let mut data = BytesMut::new();
+                while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+                    if data.len() + chunk.len() > MAX_IMPORT_FILE {
+                        return Err(too_large());
+                    }
+                    data.extend_from_slice(&chunk);
+                }
+                users = Some(data.freeze());
+            }
+            "connection_id" => {
+                return Err(ApiError::bad_request(
+                    "connection_id is not accepted: send connection, a key of \
+                     managementClient.supportedConnectionsMap (or nothing for the default).",
+                ));
+            }
+            "connection" => connection = Some(text(field, &name).await?),
+            "upsert" => upsert = Some(text(field, &name).await?),
+            "external_id" => external_id = Some(text(field, &name).await?),
+            "send_completion_email" => send_completion_email = Some(text(field, &name).await?),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "Unknown form field {other:?}: send users, connection, upsert, external_id \
+                     or send_completion_email."
+                )));
+            }
+        }
+    }
+    let users = users.ok_or_else(|| ApiError::bad_request("The users file field is missing."))?;
+    Ok(ImportRequest {
+        users,
+        file_name,
+        connection: connection.filter(|c| !c.is_empty()),
+        upsert,
+        external_id,
+        send_completion_email,
+    })
+}
+
+async fn text(field: Field<'_>, name: &str) -> Result<String, ApiError> {
+    let value = field.text().await.map_err(multipart_error)?;
+    if value.len() > MAX_IMPORT_TEXT {
+        return Err(ApiError::bad_request(format!(
+            "Form field {name} is longer than {MAX_IMPORT_TEXT} bytes."
+        )));
+    }
+    Ok(value.trim().to_owned())
 }
