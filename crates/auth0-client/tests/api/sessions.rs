@@ -913,9 +913,20 @@ mod replicas {
     impl Replica {
         /// A replica in front of `tenant`, on the Redis of `redis` under `scope`.
         async fn spawn(tenant: &DevTenant, redis: RedisSettings, scope: &str) -> Replica {
+            Self::spawn_sealed(tenant, redis, scope, Vec::new()).await
+        }
+
+        /// A replica whose records are sealed with `SESSION_ENCRYPTION_KEY` = `keys`.
+        async fn spawn_sealed(
+            tenant: &DevTenant,
+            redis: RedisSettings,
+            scope: &str,
+            keys: Vec<Secret>,
+        ) -> Replica {
             let mut settings = crate::support::app::settings();
             settings.redis = Some(redis);
             settings.session_scope = scope.to_owned();
+            settings.session_encryption_keys = keys;
             let sessions = open_store(&settings).await.unwrap();
             let config = Arc::new(Config {
                 settings,
@@ -1001,6 +1012,50 @@ mod replicas {
             second.get("/userinfo", &tokens.access_token).await.status(),
             401
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn with_an_encryption_key_a_redis_dump_after_login_holds_no_token() {
+        let tenant = DevTenant::start(TenantConfig::default()).await.unwrap();
+        let redis = RedisServer::start().await;
+        let key = Secret::new(
+            base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>()),
+        );
+        let replica = Replica::spawn_sealed(&tenant, normal(&redis), "sealed", vec![key]).await;
+        let tokens = replica.login().await;
+        assert_eq!(
+            replica
+                .get("/userinfo", &tokens.access_token)
+                .await
+                .status(),
+            200
+        );
+
+        let refresh_token = tokens
+            .refresh_token
+            .clone()
+            .expect("offline_access gives a refresh token");
+        let secrets = [
+            tokens.access_token.as_str(),
+            refresh_token.as_str(),
+            tokens.id_token.as_str(),
+        ];
+        let keys = redis.keys().await;
+        assert!(!keys.is_empty());
+        let mut dump = String::new();
+        for key in &keys {
+            dump.push_str(key);
+            // Sets and sorted sets answer WRONGTYPE to GET: their members are dumped too.
+            for command in ["GET", "SMEMBERS"] {
+                dump.push_str(&redis.cli(&[command, key]).await);
+            }
+            dump.push_str(&redis.cli(&["ZRANGE", key, "0", "-1"]).await);
+        }
+        for secret in secrets {
+            // A JWT's signature part is enough to spot a leak of any of its forms.
+            let tail = &secret[secret.len().saturating_sub(24)..];
+            assert!(!dump.contains(tail), "the Redis dump holds a token");
+        }
     }
 
     #[tokio::test(flavor = "multi_thread")]
