@@ -87,6 +87,11 @@ impl DevTenant {
         self.tenant.issuer.clone()
     }
 
+    /// The Management API audience: issuer() + "api/v2/".
+    pub fn management_audience(&self) -> String {
+        self.tenant.management_audience.clone()
+    }
+
     /// Snapshot of counters.
     pub fn stats(&self) -> Stats {
         self.tenant.stats.snapshot()

@@ -7,6 +7,7 @@ use crate::support::*;
 async fn discovery_document_points_at_the_tenant_endpoints() {
     let t = tenant().await;
     assert_eq!(t.issuer(), format!("{}/", t.url()));
+    assert_eq!(t.management_audience(), format!("{}/api/v2/", t.url()));
     let doc: Value = http()
         .get(format!("{}/.well-known/openid-configuration", t.url()))
         .send()

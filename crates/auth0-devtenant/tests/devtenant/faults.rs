@@ -131,11 +131,11 @@ async fn rate_limits_answer_429_with_rate_limit_headers() {
 async fn a_rate_limit_window_refills() {
     let t = tenant().await;
     t.faults()
-        .set_rate_limit("/.well-known/jwks.json", 1, Duration::from_millis(300));
+        .set_rate_limit("/.well-known/jwks.json", 1, Duration::from_millis(1500));
     let url = format!("{}/.well-known/jwks.json", t.url());
     assert_eq!(http().get(&url).send().await.unwrap().status(), 200);
     assert_eq!(http().get(&url).send().await.unwrap().status(), 429);
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(1600)).await;
     assert_eq!(http().get(&url).send().await.unwrap().status(), 200);
     t.shutdown().await;
 }

@@ -37,7 +37,7 @@ async fn import(
 }
 
 async fn wait_completed(t: &auth0_devtenant::DevTenant, token: &str, id: &str) -> Value {
-    for _ in 0..100 {
+    for _ in 0..500 {
         let (status, _, job) =
             management(t, token, Method::GET, &format!("/api/v2/jobs/{id}"), None).await;
         assert_eq!(status, 200);
