@@ -1059,6 +1059,82 @@ mod replicas {
     }
 
     #[tokio::test(flavor = "multi_thread")]
+    async fn a_session_made_before_a_sentinel_failover_still_answers_after_it() {
+        let tenant = DevTenant::start(TenantConfig::default()).await.unwrap();
+        let mut set = RedisSentinelSet::start().await;
+        let mode = RedisMode::Sentinel {
+            master_name: SENTINEL_MASTER.into(),
+        };
+        let replica =
+            Replica::spawn(&tenant, settings(set.sentinel_hosts(), mode), "failover").await;
+        let tokens = replica.login().await;
+        set.wait_for_replica_sync().await;
+
+        set.kill_master().await;
+        let killed = Instant::now();
+        let mut statuses = BTreeMap::new();
+        loop {
+            let status = replica
+                .get("/userinfo", &tokens.access_token)
+                .await
+                .status()
+                .as_u16();
+            *statuses.entry(status).or_insert(0) += 1;
+            assert!(
+                status == 200 || status == 503,
+                "only 200 or 503 during a failover: {status}"
+            );
+            if status == 200 && killed.elapsed() > Duration::from_secs(1) {
+                break;
+            }
+            assert!(
+                killed.elapsed() < Duration::from_secs(60),
+                "no recovery within 60 s: {statuses:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // A new login proves the store writes to the promoted master.
+        let again = replica.login().await;
+        assert_eq!(
+            replica.get("/userinfo", &again.access_token).await.status(),
+            200
+        );
+        println!(
+            "FIGURE service over sentinel: {statuses:?} during failover, 200 again after {:.2} s",
+            killed.elapsed().as_secs_f64()
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn replicas_on_a_redis_cluster_share_sessions() {
+        let tenant = DevTenant::start(TenantConfig::default()).await.unwrap();
+        let cluster = RedisCluster::start().await;
+        let first = Replica::spawn(
+            &tenant,
+            settings(cluster.hosts(), RedisMode::Cluster),
+            "cluster",
+        )
+        .await;
+        let second = Replica::spawn(
+            &tenant,
+            settings(cluster.hosts(), RedisMode::Cluster),
+            "cluster",
+        )
+        .await;
+        let tokens = first.login().await;
+        assert_eq!(
+            second.get("/userinfo", &tokens.access_token).await.status(),
+            200
+        );
+        let logout = second.get("/logout", &tokens.access_token).await;
+        assert!(logout.status().is_success() || logout.status().is_redirection());
+        assert_eq!(
+            first.get("/userinfo", &tokens.access_token).await.status(),
+            401
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
     async fn a_session_is_not_seen_by_a_replica_of_another_scope() {
         let tenant = DevTenant::start(TenantConfig::default()).await.unwrap();
         let redis = RedisServer::start().await;
