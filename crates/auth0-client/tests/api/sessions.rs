@@ -855,6 +855,61 @@ async fn a_stopped_redis_makes_the_store_unavailable_quickly_and_it_recovers_by_
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_stopped_redis_cluster_makes_the_store_unavailable_quickly_and_it_recovers_by_itself() {
+    let mut cluster = RedisCluster::start().await;
+    let store = redis_store(&settings(cluster.hosts(), RedisMode::Cluster), "outage");
+    let sessions: Vec<(SessionHandle, Session)> = (0..10)
+        .map(|_| (handle(), session_of(&unique("user"), 3600)))
+        .collect();
+    for (handle, session) in &sessions {
+        store.put_session(handle, session).await.unwrap();
+    }
+
+    for node in &mut cluster.nodes {
+        node.stop().await;
+    }
+    let mut slowest = Duration::ZERO;
+    for (handle, _) in &sessions {
+        let started = Instant::now();
+        let answer = store.get_session(handle).await;
+        slowest = slowest.max(started.elapsed());
+        assert!(
+            matches!(answer, Err(StoreError::Unavailable(_))),
+            "{answer:?}"
+        );
+    }
+    assert!(slowest < Duration::from_secs(2), "slowest {slowest:?}");
+    println!(
+        "FIGURE redis cluster stopped: slowest Unavailable answer {} ms",
+        slowest.as_millis()
+    );
+
+    for node in &mut cluster.nodes {
+        node.restart().await;
+    }
+    let restarted = Instant::now();
+    for (handle, session) in &sessions {
+        loop {
+            match store.get_session(handle).await {
+                Ok(found) => {
+                    assert_eq!(found.as_ref(), Some(session), "the session survived");
+                    break;
+                }
+                Err(_) => assert!(
+                    restarted.elapsed() < Duration::from_secs(30),
+                    "no recovery within 30 s"
+                ),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    println!(
+        "FIGURE redis cluster restarted: every session readable after {} ms",
+        restarted.elapsed().as_millis()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_frozen_redis_makes_the_store_unavailable_within_the_timeout() {
     let server = RedisServer::start().await;
     let store = redis_store(
