@@ -74,6 +74,18 @@ async fn the_default_client_is_used_without_client_type() {
     assert_eq!(query["client_id"], "dev-token-client");
 }
 
+#[tokio::test]
+async fn an_unknown_route_answers_the_json_error_body() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .http
+        .get(app.url("/no/such/route"))
+        .send()
+        .await
+        .unwrap();
+    assert_error(response, 404).await;
+}
+
 // ---- GET /authorize ----
 
 #[tokio::test]
