@@ -354,4 +354,57 @@ mod tests {
         );
         assert_eq!(redact_quoted(r#"open "abc"#), r#"open "***"#);
     }
+
+    #[test]
+    fn auth0_errors_keep_the_callers_fault_and_hide_the_rest() {
+        let rejected = |status: u16| Auth0Error::Rejected {
+            status,
+            error: "invalid_grant".into(),
+            description: "Wrong email or password.".into(),
+        };
+        for status in [400, 403, 404, 409, 429] {
+            let error = ApiError::from(rejected(status));
+            assert_eq!(error.status().as_u16(), status);
+            assert_eq!(error.message(), "Wrong email or password.");
+        }
+        assert_eq!(
+            ApiError::from(rejected(401)).status(),
+            StatusCode::BAD_GATEWAY
+        );
+        assert_eq!(
+            ApiError::from(rejected(418)).status(),
+            StatusCode::BAD_GATEWAY
+        );
+        let down = ApiError::from(Auth0Error::Unavailable("connect refused".into()));
+        assert_eq!(down.status(), StatusCode::BAD_GATEWAY);
+        assert!(!down.message().contains("refused"));
+        assert_eq!(
+            ApiError::from(Auth0Error::Timeout).status(),
+            StatusCode::GATEWAY_TIMEOUT
+        );
+    }
+
+    #[test]
+    fn login_errors_map_to_the_documented_statuses() {
+        let cases = [
+            (LoginError::StateRequired, 400),
+            (LoginError::InvalidState, 401),
+            (LoginError::NoSession, 401),
+            (LoginError::RefreshTokenMismatch, 401),
+            (LoginError::RefreshRefused, 401),
+            (LoginError::IdToken(TokenError::NonceMismatch), 401),
+            (LoginError::IdToken(TokenError::KeysTimeout), 504),
+            (
+                LoginError::IdToken(TokenError::KeysUnavailable("x".into())),
+                502,
+            ),
+            (LoginError::MissingIdToken, 502),
+            (LoginError::RefreshPending, 503),
+            (LoginError::Store(StoreError::Unavailable("x".into())), 503),
+        ];
+        for (error, status) in cases {
+            let shown = format!("{error:?}");
+            assert_eq!(ApiError::from(error).status().as_u16(), status, "{shown}");
+        }
+    }
 }

@@ -659,6 +659,34 @@ async fn concurrent_userinfo_calls_on_an_expired_session_refresh_once(store: Sto
     assert_eq!(grants(&app, "refresh_token"), 1);
 }
 
+on_both_stores!(a_refresh_lock_left_by_a_crashed_replica_only_delays_the_refresh);
+async fn a_refresh_lock_left_by_a_crashed_replica_only_delays_the_refresh(store: Store) {
+    let app = TestApp::spawn_on(store).await;
+    app.tenant
+        .faults()
+        .set_access_token_ttl(Duration::from_secs(1));
+    let tokens = app.login_tokens().await;
+    app.tenant.faults().clear();
+    let handle = auth0_client::session::SessionHandle::new(tokens.access_token.clone());
+    let lease = Duration::from_secs(2);
+    let taken = app
+        .sessions
+        .try_lock(&format!("refresh:{}", handle.key()), lease)
+        .await;
+    assert!(taken.unwrap().is_some(), "the test holds the lock");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    let started = std::time::Instant::now();
+    let response = app.get_bearer("/userinfo", &tokens.access_token).await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "it waited for the lease"
+    );
+    assert_eq!(grants(&app, "refresh_token"), 1);
+}
+
 #[tokio::test]
 async fn an_auth0_outage_during_a_transparent_refresh_is_502_and_the_session_survives() {
     let app = TestApp::spawn().await;
