@@ -109,6 +109,14 @@ struct CachedToken {
     renew_at: Instant,
 }
 
+/// The token slot: the cached token, and the last failed fetch (shared with the callers
+/// that were already waiting for it, so an outage costs one fetch, not one per caller).
+#[derive(Debug, Default)]
+struct TokenSlot {
+    cached: Option<CachedToken>,
+    failure: Option<(Instant, ManagementError)>,
+}
+
 #[derive(Deserialize)]
 struct TokenResponse {
     access_token: Secret,
@@ -138,7 +146,7 @@ pub struct ManagementApi {
     client_id: String,
     client_secret: Secret,
     options: ManagementOptions,
-    token: Mutex<Option<CachedToken>>,
+    token: Mutex<TokenSlot>,
 }
 
 impl ManagementApi {
@@ -162,7 +170,7 @@ impl ManagementApi {
             client_id: config.client_id.clone(),
             client_secret: config.client_secret.clone(),
             options,
-            token: Mutex::new(None),
+            token: Mutex::new(TokenSlot::default()),
         })
     }
 
@@ -292,6 +300,7 @@ impl ManagementApi {
     }
 
     /// A call with the cached token: retried once with a fresh token on `401`.
+    #[tracing::instrument(name = "auth0.management", skip_all, fields(endpoint = endpoint))]
     async fn call(
         &self,
         endpoint: &'static str,
@@ -317,22 +326,37 @@ impl ManagementApi {
     }
 
     /// The cached token, or a new one fetched while concurrent callers wait.
+    /// Callers that waited for a fetch that failed get its error instead of fetching again.
     async fn token(&self) -> Result<Secret, ManagementError> {
-        let mut cached = self.token.lock().await;
-        if let Some(token) = cached.as_ref().filter(|t| Instant::now() < t.renew_at) {
+        let asked_at = Instant::now();
+        let mut slot = self.token.lock().await;
+        if let Some(token) = slot.cached.as_ref().filter(|t| Instant::now() < t.renew_at) {
             return Ok(token.value.clone());
         }
-        let fresh = self.fetch_token().await?;
-        let value = fresh.value.clone();
-        *cached = Some(fresh);
-        Ok(value)
+        if let Some((failed_at, error)) = &slot.failure
+            && *failed_at >= asked_at
+        {
+            return Err(error.clone());
+        }
+        match self.fetch_token().await {
+            Ok(fresh) => {
+                let value = fresh.value.clone();
+                slot.cached = Some(fresh);
+                slot.failure = None;
+                Ok(value)
+            }
+            Err(error) => {
+                slot.failure = Some((Instant::now(), error.clone()));
+                Err(error)
+            }
+        }
     }
 
     /// Drops the cached token if it is still the one that was refused.
     async fn invalidate(&self, refused: &Secret) {
-        let mut cached = self.token.lock().await;
-        if cached.as_ref().is_some_and(|t| &t.value == refused) {
-            *cached = None;
+        let mut slot = self.token.lock().await;
+        if slot.cached.as_ref().is_some_and(|t| &t.value == refused) {
+            slot.cached = None;
         }
     }
 

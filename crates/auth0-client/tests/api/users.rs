@@ -795,3 +795,39 @@ async fn auth0_failures_map_to_502_and_504_and_its_4xx_keep_their_message() {
 fn urlencode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
+
+#[tokio::test]
+async fn concurrent_callers_share_one_failed_token_fetch() {
+    let options = ManagementOptions {
+        call_timeout: Duration::from_millis(300),
+        retry: RetryPolicy {
+            max_attempts: 3,
+            max_wait: Duration::from_secs(5),
+        },
+    };
+    let app = UsersApp::spawn_with(|_| {}, Some(options)).await;
+    app.tenant
+        .faults()
+        .set_latency("/oauth/token", Duration::from_secs(2));
+    let started = std::time::Instant::now();
+    let statuses: Vec<StatusCode> = futures::stream::iter(0..10)
+        .map(|_| async { app.get("/users", &[]).await.status() })
+        .buffer_unordered(10)
+        .collect()
+        .await;
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::GATEWAY_TIMEOUT),
+        "{statuses:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "not one timeout per caller"
+    );
+    assert_eq!(app.requests("POST /oauth/token"), 1);
+    app.tenant.faults().clear();
+    assert_eq!(
+        app.emails(&[], None).await.len(),
+        2,
+        "recovers on the next call"
+    );
+}
