@@ -405,3 +405,66 @@ async fn text(field: Field<'_>, name: &str) -> Result<String, ApiError> {
     }
     Ok(value.trim().to_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use utoipa::OpenApi;
+
+    #[test]
+    fn the_openapi_document_lists_every_users_route() {
+        let document = serde_json::to_value(UsersApi::openapi()).unwrap();
+        let paths = document["paths"].as_object().unwrap();
+        for (path, method) in [
+            ("/users", "get"),
+            ("/users", "post"),
+            ("/users/count", "get"),
+            ("/users/active", "get"),
+            ("/users/{userId}", "get"),
+            ("/users/{userId}", "patch"),
+            ("/users/{userId}", "delete"),
+            ("/users/import", "post"),
+            ("/users/import/status/{jobID}", "get"),
+            ("/users/import/status/{jobID}/errors", "get"),
+        ] {
+            assert!(paths[path][method].is_object(), "{method} {path} missing");
+        }
+    }
+
+    #[tokio::test]
+    async fn auth0_errors_keep_caller_faults_and_hide_the_rest() {
+        let cases = [
+            (
+                ManagementError::Rejected {
+                    status: 409,
+                    message: "The user already exists.".to_owned(),
+                },
+                409,
+                "The user already exists.",
+            ),
+            (
+                ManagementError::RateLimited { retry_after: 7 },
+                429,
+                "Retry-After",
+            ),
+            (ManagementError::Credentials(401), 502, "credentials"),
+            (
+                ManagementError::Unavailable("tcp connect to 10.0.0.1 refused".to_owned()),
+                502,
+                "unavailable",
+            ),
+            (ManagementError::Timeout, 504, "in time"),
+        ];
+        for (error, status, needle) in cases {
+            let api: ApiError = UsersError::Auth0(error).into();
+            assert_eq!(api.status().as_u16(), status);
+            assert!(api.message().contains(needle), "{}", api.message());
+            assert!(!api.message().contains("10.0.0.1"));
+        }
+        let response =
+            ApiError::from(ManagementError::RateLimited { retry_after: 7 }).into_response();
+        assert_eq!(response.headers()["retry-after"], "7");
+    }
+}

@@ -515,6 +515,7 @@ async fn deleting_a_user_ends_their_sessions() {
 async fn unknown_users_are_404_and_static_paths_are_not_user_ids() {
     let app = UsersApp::spawn().await;
     assert_error(app.get("/users/auth0%7Cnobody", &[]).await, 404).await;
+    assert_error(app.get("/users/me", &[]).await, 401).await;
     assert_eq!(app.get("/users/count", &[]).await.status(), StatusCode::OK);
     assert_eq!(app.get("/users/active", &[]).await.status(), StatusCode::OK);
     assert_eq!(app.requests("GET /api/v2/users/{id}"), 1);
