@@ -41,8 +41,7 @@ impl<B: Backend> Store<B> {
     }
 
     fn encode<T: Serialize>(&self, value: &T, aad: &str) -> Result<Vec<u8>, StoreError> {
-        let json =
-            serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(format!("encode: {e}")))?;
+        let json = serde_json::to_vec(value).map_err(|e| json_error("encode", &e))?;
         match &self.sealer {
             Some(sealer) => sealer
                 .seal(&json, aad.as_bytes())
@@ -58,8 +57,7 @@ impl<B: Backend> Store<B> {
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?,
             None => record.to_vec(),
         };
-        // serde_json's message names a position and an expected type, never the value.
-        serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt(format!("decode: {e}")))
+        serde_json::from_slice(&json).map_err(|e| json_error("decode", &e))
     }
 
     fn encode_session(&self, key: &str, session: &Session) -> Result<Vec<u8>, StoreError> {
@@ -69,6 +67,17 @@ impl<B: Backend> Store<B> {
     fn decode_session(&self, key: &str, record: &[u8]) -> Result<Session, StoreError> {
         self.decode(record, &session_aad(key))
     }
+}
+
+/// A JSON failure by kind and position only: serde_json's message may quote the
+/// offending value, which could be a token.
+fn json_error(step: &str, error: &serde_json::Error) -> StoreError {
+    StoreError::Corrupt(format!(
+        "{step}: {:?} error at line {} column {}",
+        error.classify(),
+        error.line(),
+        error.column()
+    ))
 }
 
 fn session_aad(key: &str) -> String {
@@ -230,5 +239,31 @@ impl<B: Backend> SessionStore for Store<B> {
 
     async fn ping(&self) -> Result<(), StoreError> {
         observed("ping", self.backend.ping().await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::session::memory::MemoryBackend;
+
+    #[tokio::test]
+    async fn an_unreadable_record_is_corrupt_and_its_error_quotes_nothing_of_it() {
+        let store = Store::with_backend(MemoryBackend::default());
+        let handle = SessionHandle::new("h");
+        let record = br#"{"client_type":"token","user_id":"u","access_token":42,"id_token":"secret-id-token"}"#;
+        store
+            .backend()
+            .set_session(&handle.key(), record.to_vec(), i64::MAX)
+            .await
+            .unwrap();
+        let error = store.get_session(&handle).await.unwrap_err();
+        assert!(matches!(error, StoreError::Corrupt(_)));
+        let message = error.to_string();
+        assert!(
+            !message.contains("42") && !message.contains("secret"),
+            "{message}"
+        );
     }
 }
