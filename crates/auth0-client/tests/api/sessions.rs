@@ -754,6 +754,61 @@ async fn sessions_written_before_a_sentinel_failover_are_readable_after_it() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn after_a_planned_sentinel_failover_writes_go_to_the_new_master() {
+    let set = RedisSentinelSet::start().await;
+    let mode = RedisMode::Sentinel {
+        master_name: SENTINEL_MASTER.into(),
+    };
+    let store = redis_store(&settings(set.sentinel_hosts(), mode), "planned");
+    let (handle, session) = (handle(), session_of(&unique("user"), 3600));
+    store.put_session(&handle, &session).await.unwrap();
+    set.wait_for_replica_sync().await;
+    let first_master = set.master_port().await;
+
+    // The old master stays up and becomes a replica: the store's open connection to it
+    // must not be written to (READONLY), and the store must move to the new master.
+    let answer = set.sentinels[0]
+        .cli(&["SENTINEL", "FAILOVER", SENTINEL_MASTER])
+        .await;
+    assert_eq!(answer.trim(), "OK");
+    let started = Instant::now();
+    while set.master_port().await == first_master {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no failover within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    loop {
+        if set
+            .master
+            .info_field("replication", "role")
+            .await
+            .as_deref()
+            == Some("slave")
+        {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "old master not demoted"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut updated = session.clone();
+    updated.access_token = Secret::new(unique("at-after-failover"));
+    let mut write = store.update_session(&handle, &updated).await;
+    while write.is_err() && started.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        write = store.update_session(&handle, &updated).await;
+    }
+    assert!(write.unwrap(), "the session was found on the new master");
+    assert_eq!(store.get_session(&handle).await.unwrap(), Some(updated));
+    let new_master = set.replica.cli(&["ROLE"]).await;
+    assert!(new_master.starts_with("master"), "{new_master}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_failover_is_followed_while_one_sentinel_does_not_answer() {
     let mut set = RedisSentinelSet::start().await;
     let mode = RedisMode::Sentinel {
