@@ -554,3 +554,126 @@ fn exists_clauses_parse_as_exists_on_the_field() {
     .unwrap();
     assert_eq!(parse(&q), Ok(Node::Exists("app_metadata.x".to_owned())));
 }
+
+fn json_key() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(vec![
+            "$and",
+            "$or",
+            "$in",
+            "$nin",
+            "$ne",
+            "$eq",
+            "$exists",
+            "$regex",
+            "email",
+            "app_metadata.groups",
+            "_exists_",
+            "a b",
+            "x:y",
+            "",
+        ])
+        .prop_map(str::to_owned),
+        field_path(),
+        any::<String>(),
+    ]
+}
+
+fn json_filter() -> impl Strategy<Value = serde_json::Value> {
+    let leaf = prop_oneof![
+        any_value().prop_map(serde_json::Value::from),
+        any::<i64>().prop_map(serde_json::Value::from),
+        any::<bool>().prop_map(serde_json::Value::from),
+        Just(serde_json::Value::Null),
+    ];
+    leaf.prop_recursive(5, 48, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::Array),
+            prop::collection::btree_map(json_key(), inner, 0..4)
+                .prop_map(|map| serde_json::Value::Object(map.into_iter().collect())),
+        ]
+    })
+}
+
+fn fields_of(node: &Node, out: &mut Vec<String>) {
+    match node {
+        Node::And(children) | Node::Or(children) => {
+            children.iter().for_each(|child| fields_of(child, out));
+        }
+        Node::Not(child) => fields_of(child, out),
+        Node::Term(field, _) | Node::Exists(field) => out.push(field.clone()),
+    }
+}
+
+fn scalar() -> impl Strategy<Value = serde_json::Value> {
+    prop_oneof![
+        3 => any_value().prop_map(serde_json::Value::from),
+        1 => any::<i64>().prop_map(serde_json::Value::from),
+        1 => any::<bool>().prop_map(serde_json::Value::from),
+    ]
+}
+
+/// Mostly well-formed conditions (so most translate), with hostile field names and values.
+fn condition() -> impl Strategy<Value = serde_json::Value> {
+    let key = prop_oneof![4 => field_path(), 1 => any::<String>()];
+    let operand = prop_oneof![
+        scalar(),
+        Just(serde_json::Value::Null),
+        prop::collection::vec(scalar(), 1..3).prop_map(|v| serde_json::json!({"$in": v})),
+        prop::collection::vec(scalar(), 1..3).prop_map(|v| serde_json::json!({"$nin": v})),
+        scalar().prop_map(|v| serde_json::json!({"$ne": v})),
+        scalar().prop_map(|v| serde_json::json!({"$eq": v})),
+        any::<bool>().prop_map(|v| serde_json::json!({"$exists": v})),
+    ];
+    let leaf = prop::collection::btree_map(key, operand, 1..3)
+        .prop_map(|map| serde_json::Value::Object(map.into_iter().collect()));
+    leaf.prop_recursive(4, 24, 3, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 1..3).prop_map(|v| serde_json::json!({"$and": v})),
+            prop::collection::vec(inner.clone(), 1..3).prop_map(|v| serde_json::json!({"$or": v})),
+            prop::collection::vec(inner, 1..3).prop_map(serde_json::Value::Array),
+        ]
+    })
+}
+
+fn assert_safe(q: &str) -> Result<(), TestCaseError> {
+    let node = parse(q);
+    prop_assert!(node.is_ok(), "{} -> {:?}", q, node);
+    let mut fields = Vec::new();
+    fields_of(&node.unwrap(), &mut fields);
+    for field in fields {
+        prop_assert!(field_name(&field).is_ok(), "{} in {}", field, q);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    #[test]
+    fn any_json_filter_is_refused_or_parses_with_only_checked_field_names(
+        filter in json_filter(),
+    ) {
+        let params = pairs(&[("_q", &filter.to_string())]);
+        if let Ok(UserSearch { q: Some(q), .. }) = translate(&params, None, &[]) {
+            assert_safe(&q)?;
+        }
+    }
+
+    #[test]
+    fn well_formed_filters_with_hostile_names_and_values_parse_safely(
+        filter in condition(),
+        acl in condition(),
+    ) {
+        let params = pairs(&[("_q", &filter.to_string())]);
+        let both = translate(&params, Some(&acl.to_string()), &conns());
+        let alone = translate(&params, None, &[]);
+        if let Ok(UserSearch { q: Some(q), .. }) = &alone {
+            assert_safe(q)?;
+        }
+        if let Ok(UserSearch { q: Some(q), .. }) = &both {
+            assert_safe(q)?;
+            prop_assert!(alone.is_ok());
+        }
+    }
+}
