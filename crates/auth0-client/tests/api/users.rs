@@ -836,3 +836,41 @@ async fn concurrent_callers_share_one_failed_token_fetch() {
         "recovers on the next call"
     );
 }
+
+#[tokio::test]
+async fn deleting_a_user_ends_their_sessions_on_memory_and_redis() {
+    use crate::support::app::{Store, TestApp};
+    for store in [Store::Memory, Store::Redis] {
+        let app = TestApp::spawn_on(store).await;
+        let tokens = app.login_tokens().await;
+        let active: Value = app
+            .http
+            .get(app.url("/users/active"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(active, json!([{"userId": DEV_USER_ID}]), "{store:?}");
+        let response = app
+            .http
+            .delete(app.url(&format!("/users/{}", urlencode(DEV_USER_ID))))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::NO_CONTENT, "{store:?}");
+        let response = app.get_bearer("/userinfo", &tokens.access_token).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{store:?}");
+        let active: Value = app
+            .http
+            .get(app.url("/users/active"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(active, json!([]), "{store:?}");
+    }
+}
