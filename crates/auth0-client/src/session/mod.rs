@@ -1,7 +1,11 @@
 //! Sessions and authorization states, and the store that keeps them.
 //!
-//! The store is a trait with two real implementations: Redis (normal, sentinel,
-//! cluster) and in-memory. Handlers never see a Redis type.
+//! [`SessionStore`] is the contract handlers and the login code use (as
+//! `Arc<dyn SessionStore>`, built by [`open_store`]); handlers never see a Redis type.
+//! It has one implementation, [`Store`], which encodes records (JSON, sealed with
+//! AES-256-GCM when [`seal::Sealer`] keys are set) and keeps them in a
+//! [`backend::Backend`]: [`redis::RedisBackend`] (normal, sentinel, cluster) or
+//! [`memory::MemoryBackend`]. So both backends get the same semantics and sealing.
 
 pub mod backend;
 pub mod memory;
