@@ -162,9 +162,17 @@ mod fixtures {
         }
     }
 
+    /// A cluster with ACL credentials, so `REDIS_USERNAME`/`PASSWORD` are exercised too.
     pub async fn cluster() -> Fixture {
-        let cluster = RedisCluster::start().await;
-        let store = redis_store(&settings(cluster.hosts(), RedisMode::Cluster), "suite");
+        let acl = Acl {
+            username: "sessions".into(),
+            password: unique("pw"),
+        };
+        let cluster = RedisCluster::start_with_acl(acl.clone()).await;
+        let mut settings = settings(cluster.hosts(), RedisMode::Cluster);
+        settings.username = Some(acl.username);
+        settings.password = Some(Secret::new(acl.password));
+        let store = redis_store(&settings, "suite");
         Fixture {
             store: Arc::new(store),
             _processes: Box::new(cluster),
@@ -473,7 +481,7 @@ async fn every_store_behaviour_holds_on_redis_sentinel() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn every_store_behaviour_holds_on_redis_cluster() {
+async fn every_store_behaviour_holds_on_a_redis_cluster_with_acl_credentials() {
     with_behaviours!(run_every_behaviour!(fixtures::cluster().await,));
 }
 

@@ -412,6 +412,16 @@ impl RedisCluster {
     /// Starts three cluster-enabled servers, joins them with `redis-cli --cluster create`
     /// and waits for `cluster_state:ok` on every node.
     pub async fn start() -> RedisCluster {
+        Self::start_with(None).await
+    }
+
+    /// A cluster whose nodes only accept the ACL user `acl` (the nodes talk to each
+    /// other over the cluster bus, which needs no credentials).
+    pub async fn start_with_acl(acl: Acl) -> RedisCluster {
+        Self::start_with(Some(acl)).await
+    }
+
+    async fn start_with(acl: Option<Acl>) -> RedisCluster {
         let mut nodes = Vec::new();
         for _ in 0..3 {
             let args = [
@@ -423,14 +433,25 @@ impl RedisCluster {
                 "2000",
             ];
             nodes.push(
-                RedisProcess::spawn(args.iter().map(|a| (*a).to_owned()).collect(), None).await,
+                RedisProcess::spawn(args.iter().map(|a| (*a).to_owned()).collect(), acl.clone())
+                    .await,
             );
         }
         let addresses: Vec<String> = nodes
             .iter()
             .map(|n| format!("127.0.0.1:{}", n.port()))
             .collect();
-        let output = Command::new("redis-cli")
+        let mut create = Command::new("redis-cli");
+        if let Some(acl) = &acl {
+            create.args([
+                "--user",
+                &acl.username,
+                "--pass",
+                &acl.password,
+                "--no-auth-warning",
+            ]);
+        }
+        let output = create
             .arg("--cluster")
             .arg("create")
             .args(&addresses)
