@@ -150,12 +150,21 @@ mod fixtures {
         }
     }
 
+    /// Sentinels over data nodes with ACL credentials, so `REDIS_USERNAME`/`PASSWORD`
+    /// are exercised in sentinel mode too.
     pub async fn sentinel() -> Fixture {
-        let set = RedisSentinelSet::start().await;
+        let acl = Acl {
+            username: "sessions".into(),
+            password: unique("pw"),
+        };
+        let set = RedisSentinelSet::start_with_acl(acl.clone()).await;
         let mode = RedisMode::Sentinel {
             master_name: SENTINEL_MASTER.into(),
         };
-        let store = redis_store(&settings(set.sentinel_hosts(), mode), "suite");
+        let mut settings = settings(set.sentinel_hosts(), mode);
+        settings.username = Some(acl.username);
+        settings.password = Some(Secret::new(acl.password));
+        let store = redis_store(&settings, "suite");
         Fixture {
             store: Arc::new(store),
             _processes: Box::new(set),
@@ -476,7 +485,7 @@ with_behaviours!(suite_per_behaviour!(
 ));
 
 #[tokio::test(flavor = "multi_thread")]
-async fn every_store_behaviour_holds_on_redis_sentinel() {
+async fn every_store_behaviour_holds_on_redis_sentinel_with_acl_credentials() {
     with_behaviours!(run_every_behaviour!(fixtures::sentinel().await,));
 }
 

@@ -280,19 +280,36 @@ impl RedisSentinelSet {
     /// Starts the five processes and waits until the replica is in sync and every
     /// sentinel knows the replica and the two other sentinels.
     pub async fn start() -> RedisSentinelSet {
-        let master = RedisProcess::spawn(Vec::new(), None).await;
-        let replica = RedisProcess::spawn(
-            vec![
-                "--replicaof".into(),
-                "127.0.0.1".into(),
-                master.port().to_string(),
+        Self::start_with(None).await
+    }
+
+    /// The same, with the data nodes accepting only the ACL user `acl`: they replicate
+    /// with it (`masteruser`) and the sentinels monitor with it (`auth-user`).
+    pub async fn start_with_acl(acl: Acl) -> RedisSentinelSet {
+        Self::start_with(Some(acl)).await
+    }
+
+    async fn start_with(acl: Option<Acl>) -> RedisSentinelSet {
+        let auth: Vec<String> = match &acl {
+            Some(acl) => vec![
+                "--masteruser".into(),
+                acl.username.clone(),
+                "--masterauth".into(),
+                acl.password.clone(),
             ],
-            None,
-        )
-        .await;
+            None => Vec::new(),
+        };
+        let master = RedisProcess::spawn(auth.clone(), acl.clone()).await;
+        let mut replica_args = vec![
+            "--replicaof".to_owned(),
+            "127.0.0.1".to_owned(),
+            master.port().to_string(),
+        ];
+        replica_args.extend(auth);
+        let replica = RedisProcess::spawn(replica_args, acl.clone()).await;
         let mut sentinels = Vec::new();
         for _ in 0..3 {
-            let config = vec![
+            let mut config = vec![
                 "--sentinel".to_owned(),
                 format!(
                     "sentinel monitor {SENTINEL_MASTER} 127.0.0.1 {} 2",
@@ -302,6 +319,16 @@ impl RedisSentinelSet {
                 format!("sentinel failover-timeout {SENTINEL_MASTER} 5000"),
                 format!("sentinel parallel-syncs {SENTINEL_MASTER} 1"),
             ];
+            if let Some(acl) = &acl {
+                config.push(format!(
+                    "sentinel auth-user {SENTINEL_MASTER} {}",
+                    acl.username
+                ));
+                config.push(format!(
+                    "sentinel auth-pass {SENTINEL_MASTER} {}",
+                    acl.password
+                ));
+            }
             sentinels.push(RedisProcess::spawn(config, None).await);
         }
         let set = RedisSentinelSet {
