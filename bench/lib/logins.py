@@ -173,7 +173,7 @@ def check_handles(url: str, path: str, header_sets, expect_sub: bool = True) -> 
 
 def seed_floor(redis_port: int, handles, prefix: str = "bench-floor:session:") -> int:
     """The floor's keys for `handles`: a copy of auth0-client's session record when it can be found
-    (same size, same GET cost), else a 2 KB value. Returns the record size used (bytes)."""
+    (same size, same GET cost), else a 2 KB value. Returns (records copied, size of a record in bytes)."""
     redis = Redis("127.0.0.1", redis_port)
     try:
         sample = b"x" * 2048
