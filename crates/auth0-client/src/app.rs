@@ -1,9 +1,20 @@
 //! Wiring: shared state, the router, bind and serve with graceful shutdown.
 
 use crate::config::Config;
+use crate::http::{auth, docs, error, ops, users};
 use crate::login::Login;
 use crate::session::SessionStore;
+use crate::telemetry::request::{mark_route, track};
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Largest request body accepted by default (routes may set their own limit).
+pub const BODY_LIMIT: usize = 256 * 1024;
 
 /// State shared by every handler (cheap to clone).
 #[derive(Clone)]
@@ -16,6 +27,8 @@ pub struct AppState {
     pub login: Arc<Login>,
     /// User management over the Auth0 Management API (cached M2M token, connection rules).
     pub management: Arc<crate::users::Users>,
+    /// Readiness and shutdown signalling.
+    pub lifecycle: Arc<Lifecycle>,
 }
 
 impl AppState {
@@ -23,6 +36,168 @@ impl AppState {
     pub fn new(config: Arc<Config>, sessions: Arc<dyn SessionStore>) -> Result<Self, String> {
         let login = Arc::new(Login::new(&config, sessions.clone())?);
         let management = Arc::new(crate::users::Users::new(&config.file.management_client)?);
-        Ok(Self { config, sessions, login, management })
+        Ok(Self {
+            config,
+            sessions,
+            login,
+            management,
+            lifecycle: Arc::new(Lifecycle::new()),
+        })
+    }
+}
+
+/// Whether the service takes traffic, and the trigger that starts its shutdown.
+#[derive(Debug)]
+pub struct Lifecycle {
+    shutting_down: AtomicBool,
+    trigger: watch::Sender<bool>,
+}
+
+impl Lifecycle {
+    fn new() -> Self {
+        Self {
+            shutting_down: AtomicBool::new(false),
+            trigger: watch::channel(false).0,
+        }
+    }
+
+    /// False once shutdown has started (`/-/ready` answers 503).
+    pub fn is_ready(&self) -> bool {
+        !self.shutting_down.load(Ordering::SeqCst)
+    }
+
+    /// Starts the shutdown (what SIGTERM does): readiness fails at once, the listener
+    /// closes after `DELAY_SHUTDOWN_SECONDS`, in-flight requests finish.
+    pub fn shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        self.trigger.send_replace(true);
+    }
+
+    async fn triggered(&self) {
+        let mut receiver = self.trigger.subscribe();
+        let _ = receiver.wait_for(|started| *started).await;
+    }
+}
+
+/// The whole service router: API routes under `SERVICE_PREFIX`, operations and
+/// documentation routes outside it, request tracking, a body-size limit, JSON 404s.
+pub fn router(state: AppState) -> Router {
+    let prefix = state.config.settings.service_prefix.clone();
+    let api = Router::new().merge(auth::routes()).merge(users::routes());
+    let api = if prefix.is_empty() {
+        api
+    } else {
+        Router::new().nest(&prefix, api)
+    };
+    Router::new()
+        .merge(api)
+        .merge(ops::routes())
+        .merge(docs::routes())
+        .route_layer(axum::middleware::from_fn(mark_route))
+        .fallback(error::route_not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(track))
+        .with_state(state)
+}
+
+/// A bound, not yet serving, service.
+pub struct Application {
+    listener: TcpListener,
+    port: u16,
+    state: AppState,
+    extra: Router,
+}
+
+impl Application {
+    /// Builds the state and binds `0.0.0.0:HTTP_PORT` (port 0: any free port).
+    pub async fn build(config: Config, store: Arc<dyn SessionStore>) -> anyhow::Result<Self> {
+        Self::build_on(config, store, IpAddr::V4(Ipv4Addr::UNSPECIFIED)).await
+    }
+
+    /// [`Application::build`] on a given interface (dev mode binds loopback only).
+    pub async fn build_on(
+        config: Config,
+        store: Arc<dyn SessionStore>,
+        ip: IpAddr,
+    ) -> anyhow::Result<Self> {
+        crate::telemetry::prometheus();
+        let port = config.settings.http_port;
+        let state = AppState::new(Arc::new(config), store).map_err(anyhow::Error::msg)?;
+        let listener = TcpListener::bind(SocketAddr::new(ip, port))
+            .await
+            .map_err(|error| anyhow::anyhow!("HTTP_PORT: cannot listen on {ip}:{port}: {error}"))?;
+        let port = listener.local_addr()?.port();
+        Ok(Self {
+            listener,
+            port,
+            state,
+            extra: Router::new(),
+        })
+    }
+
+    /// Serves `routes` beside the service's own (dev mode's callback page).
+    pub fn with_routes(mut self, routes: Router) -> Self {
+        self.extra = self.extra.merge(routes);
+        self
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The shared state (its [`Lifecycle`] stops the service without a signal).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until SIGTERM/SIGINT or [`Lifecycle::shutdown`]: readiness fails at once,
+    /// the listener closes after `DELAY_SHUTDOWN_SECONDS`, in-flight requests finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let lifecycle = self.state.lifecycle.clone();
+        let delay = self.state.config.settings.delay_shutdown;
+        let signals = lifecycle.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = os_signal() => {
+                    tracing::info!("shutdown signal received; readiness now fails");
+                    signals.shutdown();
+                }
+                () = signals.triggered() => {}
+            }
+        });
+        let router = router(self.state).merge(self.extra);
+        axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            lifecycle.triggered().await;
+            tokio::time::sleep(delay).await;
+            tracing::info!("closing the listener; finishing in-flight requests");
+        })
+        .await
+    }
+}
+
+/// SIGTERM or SIGINT.
+async fn os_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
     }
 }

@@ -6,10 +6,13 @@
 
 pub mod app;
 pub mod auth0;
+pub mod cli;
 pub mod config;
+pub mod dev;
 pub mod http;
 pub mod login;
 pub mod metrics;
 pub mod secret;
 pub mod session;
+pub mod telemetry;
 pub mod users;

@@ -3,6 +3,7 @@
 
 pub mod env;
 pub mod file;
+pub mod validate;
 
 pub use env::Settings;
 pub use file::ConfigFile;
@@ -14,4 +15,14 @@ pub struct Config {
     pub settings: Settings,
     /// From `config.json`.
     pub file: ConfigFile,
+}
+
+impl Config {
+    /// Reads the environment through `lookup`, then the config file it names; every
+    /// problem found is one line of the error.
+    pub fn load(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, Vec<String>> {
+        let settings = Settings::from_lookup(lookup).map_err(|e| e.0)?;
+        let file = validate::read_file(&settings.config_file)?;
+        Ok(Config { settings, file })
+    }
 }

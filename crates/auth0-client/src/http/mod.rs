@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod context;
+pub mod docs;
 pub mod error;
 pub mod extract;
 pub mod ops;

@@ -1,0 +1,101 @@
+//! Command line (SPEC §8): `serve` (the default), `dev`, `check-config`, `schema`.
+
+use crate::app::Application;
+use crate::config::Config;
+use crate::config::env::{LogLevel, Settings};
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// auth0-client: a login gateway in front of Auth0.
+#[derive(Debug, Parser)]
+#[command(name = "auth0-client", version, about)]
+pub struct Cli {
+    /// What to run (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service, configured by the environment (the default).
+    Serve,
+    /// Everything on this machine: embedded dev tenant, in-memory sessions, generated config.
+    Dev {
+        /// Port of auth0-client (the dev tenant takes the next one).
+        #[arg(long, env = "HTTP_PORT", default_value_t = 8080)]
+        port: u16,
+    },
+    /// Validate the environment and the config file; exit 0 when valid, 1 otherwise.
+    CheckConfig,
+    /// Print the JSON schema of config.json.
+    Schema,
+}
+
+/// Parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Schema => {
+            println!("{}", crate::config::validate::SCHEMA.trim_end());
+            ExitCode::SUCCESS
+        }
+        Command::CheckConfig => match Config::load(env_var) {
+            Ok(config) => {
+                println!(
+                    "{}: configuration is valid",
+                    config.settings.config_file.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(errors) => {
+                errors.iter().for_each(|line| eprintln!("{line}"));
+                ExitCode::FAILURE
+            }
+        },
+        Command::Serve => runtime(serve()),
+        Command::Dev { port } => runtime(crate::dev::run(port)),
+    }
+}
+
+/// The process environment, for [`Config::load`].
+pub fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+fn runtime(future: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|runtime| runtime.block_on(future));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error:#}");
+            eprintln!("auth0-client: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve() -> anyhow::Result<()> {
+    let config = match Config::load(env_var) {
+        Ok(config) => config,
+        Err(errors) => {
+            let level = Settings::from_lookup(env_var).map_or(LogLevel::Info, |s| s.log_level);
+            crate::telemetry::init_logging(level);
+            for line in &errors {
+                tracing::error!("{line}");
+            }
+            anyhow::bail!("invalid configuration: {}", errors.join("; "));
+        }
+    };
+    crate::telemetry::init_logging(config.settings.log_level);
+    let store = crate::session::open_store(&config.settings).await?;
+    let app = Application::build(config, store).await?;
+    tracing::info!(port = app.port(), "auth0-client listening");
+    app.run_until_stopped().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
