@@ -187,3 +187,42 @@ async fn callback(Path(client): Path<String>) -> Html<String> {
 </script>"#
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn generated_config_passes_the_schema_and_the_startup_checks() {
+        let config = config("http://127.0.0.1:4000", "http://127.0.0.1:8080", 8080);
+        let text = serde_json::to_string(&config.file).unwrap();
+        let file = crate::config::validate::parse(&text).unwrap();
+        assert_eq!(file.default_client.as_deref(), Some(WEBSITE));
+        assert!(file.clients[WEBSITE].scopes.contains(&"website".to_owned()));
+        assert!(
+            file.clients[TOKEN]
+                .scopes
+                .contains(&"offline_access".to_owned())
+        );
+        assert_eq!(
+            file.clients[WEBSITE].redirect_url,
+            "http://127.0.0.1:8080/dev/callback/website"
+        );
+    }
+
+    #[test]
+    fn banner_names_the_user_and_both_client_types() {
+        let text = banner("http://127.0.0.1:8080", "http://127.0.0.1:4000");
+        for expected in [
+            DEV_EMAIL,
+            DEV_PASSWORD,
+            "website",
+            "token",
+            "/oauth/token",
+            "/authorize",
+        ] {
+            assert!(text.contains(expected), "{expected}");
+        }
+    }
+}

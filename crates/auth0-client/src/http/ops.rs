@@ -73,7 +73,7 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     status(&state, state.lifecycle.is_ready())
 }
 
-/// The session store answers and every tenant's JWKS is reachable.
+/// The session store answers and every tenant's JWKS (clients' and management's) is reachable.
 #[utoipa::path(get, path = "/-/check-up", tag = "operations",
     responses((status = 200, description = "Dependencies reachable", body = Status),
               (status = 503, description = "A dependency is down", body = Status)))]
@@ -91,12 +91,13 @@ async fn check_up(State(state): State<AppState>) -> impl IntoResponse {
             }
         }
     };
-    let tenants: BTreeSet<&str> = state
-        .config
-        .file
+    let file = &state.config.file;
+    let tenants: BTreeSet<&str> = file
         .clients
         .values()
-        .map(|client| client.auth0_url.trim_end_matches('/'))
+        .map(|client| client.auth0_url.as_str())
+        .chain([file.management_client.auth0_url.as_str()])
+        .map(|url| url.trim_end_matches('/'))
         .collect();
     let jwks = futures::future::join_all(tenants.into_iter().map(jwks_reachable));
     let (store_ok, jwks_ok) = tokio::join!(store, jwks);

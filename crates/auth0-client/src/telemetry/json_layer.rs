@@ -126,3 +126,63 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use std::sync::{Arc, Mutex};
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    fn capture(level: LogLevel, emit: impl FnOnce()) -> Vec<Value> {
+        let buffer = Arc::new(Mutex::new(Vec::<u8>::new()));
+        let writer: LineWriter = buffer.clone();
+        let subscriber = tracing_subscriber::registry().with(JsonLayer::new(level, writer));
+        tracing::subscriber::with_default(subscriber, emit);
+        let text = String::from_utf8(buffer.lock().unwrap().clone()).unwrap();
+        text.lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn events_become_one_json_line_with_numeric_level_time_msg_and_span_fields() {
+        let lines = capture(LogLevel::Info, || {
+            let span = tracing::info_span!("request", reqId = "r-1");
+            let _entered = span.enter();
+            tracing::warn!(status = 503u16, "store down");
+        });
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0]["level"], 40);
+        assert_eq!(lines[0]["msg"], "store down");
+        assert_eq!(lines[0]["reqId"], "r-1");
+        assert_eq!(lines[0]["status"], 503);
+        assert!(lines[0]["time"].as_i64().unwrap() > 1_600_000_000_000);
+    }
+
+    #[test]
+    fn events_below_log_level_are_dropped() {
+        let lines = capture(LogLevel::Warn, || {
+            tracing::info!("chatty");
+            tracing::debug!("chattier");
+            tracing::error!("bad");
+        });
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0]["level"], 50);
+    }
+
+    #[test]
+    fn every_level_maps_to_the_platform_number() {
+        let numbers: Vec<u8> = [
+            Level::TRACE,
+            Level::DEBUG,
+            Level::INFO,
+            Level::WARN,
+            Level::ERROR,
+        ]
+        .iter()
+        .map(numeric_level)
+        .collect();
+        assert_eq!(numbers, vec![10, 20, 30, 40, 50]);
+    }
+}
