@@ -182,6 +182,7 @@ async fn callback(Path(client): Path<String>) -> Html<String> {
   const headers = tokens ? {{authorization: 'Bearer ' + tokens.accessToken}} : {{}};
   const user = await fetch('/userinfo', {{headers, credentials: 'same-origin'}});
   step.textContent = tokens ? 'Tokens in the body; GET /userinfo with the bearer:' : 'Session in the sid cookie; GET /userinfo:';
+  if (!tokens && user.status === 401) {{ step.textContent = 'The code exchange succeeded, but this browser did not keep the Secure sid cookie on plain http: use the curl lines of the dev banner.'; }}
   out.textContent = (tokens ? JSON.stringify(tokens, null, 2) + '\n\n' : '') + JSON.stringify(await user.json(), null, 2);
 }})();
 </script>"#
