@@ -24,7 +24,7 @@ struct Served {
     lifecycle: Arc<Lifecycle>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     http: reqwest::Client,
-    _tenant: DevTenant,
+    tenant: DevTenant,
 }
 
 impl Served {
@@ -54,7 +54,7 @@ impl Served {
             lifecycle,
             server,
             http,
-            _tenant: tenant,
+            tenant,
         }
     }
 
@@ -319,4 +319,29 @@ fn schema_command_prints_the_shipped_schema() {
         schema["required"],
         serde_json::json!(["clients", "managementClient"])
     );
+}
+
+#[tokio::test]
+async fn requests_in_flight_at_shutdown_finish() {
+    let app = Served::start(|_, _| {}).await;
+    app.tenant
+        .faults()
+        .set_latency("/oauth/token", Duration::from_millis(800));
+    let login = app
+        .http
+        .post(format!("{}/oauth/token", app.address))
+        .header("client-type", TOKEN)
+        .form(&[
+            ("grant_type", "password"),
+            ("username", DEV_EMAIL),
+            ("password", DEV_PASSWORD),
+        ])
+        .send();
+    let login = tokio::spawn(login);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.lifecycle.shutdown();
+    let response = login.await.unwrap().unwrap();
+    assert_eq!(response.status(), 200, "the in-flight login completes");
+    let stopped = tokio::time::timeout(Duration::from_secs(10), app.server).await;
+    assert!(matches!(stopped, Ok(Ok(Ok(())))));
 }
