@@ -54,7 +54,7 @@ def wrk(url: str, script: str, args, threads: int, connections: int, seconds: fl
         "wrk",
         f"-t{threads}",
         f"-c{connections}",
-        f"-d{seconds}s",
+        f"-d{seconds:g}s",
         f"--timeout={timeout_s}s",
         "-s",
         os.path.join(HERE, script),
