@@ -16,9 +16,14 @@ use tokio::sync::watch;
 /// Largest request body accepted by default (routes may set their own limit).
 pub const BODY_LIMIT: usize = 256 * 1024;
 
-/// State shared by every handler (cheap to clone).
+/// State shared by every handler: one reference count to clone per extractor, its
+/// fields reached through `Deref`.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// What [`AppState`] shares.
+#[derive(Clone)]
+pub struct Shared {
     /// Validated configuration.
     pub config: Arc<Config>,
     /// Session store (Redis or memory).
@@ -36,13 +41,30 @@ impl AppState {
     pub fn new(config: Arc<Config>, sessions: Arc<dyn SessionStore>) -> Result<Self, String> {
         let login = Arc::new(Login::new(&config, sessions.clone())?);
         let management = Arc::new(crate::users::Users::new(&config.file.management_client)?);
-        Ok(Self {
+        Ok(Self(Arc::new(Shared {
             config,
             sessions,
             login,
             management,
             lifecycle: Arc::new(Lifecycle::new()),
-        })
+        })))
+    }
+}
+
+impl AppState {
+    /// The same state with another user-management service (tests tune its timeouts).
+    pub fn with_management(&self, management: Arc<crate::users::Users>) -> Self {
+        let mut shared = Shared::clone(&self.0);
+        shared.management = management;
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
     }
 }
 
@@ -166,8 +188,9 @@ impl Application {
                 () = signals.triggered() => {}
             }
         });
+        let upkeep = tokio::spawn(crate::telemetry::metrics_upkeep());
         let router = router(self.state).merge(self.extra);
-        axum::serve(
+        let served = axum::serve(
             self.listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
         )
@@ -176,7 +199,9 @@ impl Application {
             tokio::time::sleep(delay).await;
             tracing::info!("closing the listener; finishing in-flight requests");
         })
-        .await
+        .await;
+        upkeep.abort();
+        served
     }
 }
 

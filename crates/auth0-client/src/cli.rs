@@ -69,14 +69,16 @@ fn runtime(future: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
         .build()
         .map_err(anyhow::Error::from)
         .and_then(|runtime| runtime.block_on(future));
-    match result {
+    let code = match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!("{error:#}");
             eprintln!("auth0-client: {error:#}");
             ExitCode::FAILURE
         }
-    }
+    };
+    crate::telemetry::flush_logs();
+    code
 }
 
 async fn serve() -> anyhow::Result<()> {

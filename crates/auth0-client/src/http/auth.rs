@@ -14,7 +14,7 @@ use crate::login::client::ClientProfile;
 use crate::login::token::PasswordLogin;
 use crate::secret::Secret;
 use axum::extract::State;
-use axum::http::header::{CACHE_CONTROL, LOCATION, SET_COOKIE};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -242,7 +242,11 @@ pub async fn userinfo(
     Handle(handle): Handle,
 ) -> Result<Response, ApiError> {
     let session = state.login.current_session(&handle).await?;
-    Ok(Json(session.user).into_response())
+    Ok((
+        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        session.user.into_string(),
+    )
+        .into_response())
 }
 
 /// Deprecated alias of `/userinfo` (answers `Deprecation: true`).

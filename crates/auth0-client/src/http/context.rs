@@ -29,7 +29,7 @@ pub struct OptionalClient(pub Option<Arc<ClientProfile>>);
 impl FromRequestParts<AppState> for OptionalClient {
     type Rejection = ApiError;
 
-    #[tracing::instrument(name = "extract.client", skip_all)]
+    #[tracing::instrument(name = "extract.client", level = "debug", skip_all)]
     async fn from_request_parts(
         parts: &mut Parts,
         state: &AppState,
@@ -185,7 +185,7 @@ pub struct Handle(pub SessionHandle);
 impl<S: Send + Sync> FromRequestParts<S> for MaybeHandle {
     type Rejection = ApiError;
 
-    #[tracing::instrument(name = "extract.session_handle", skip_all)]
+    #[tracing::instrument(name = "extract.session_handle", level = "debug", skip_all)]
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         Ok(Self(
             bearer(&parts.headers)

@@ -191,7 +191,8 @@ impl Login {
             Some(id_token) => user_object(
                 &self.verify_id_token(&client, id_token, None).await?,
                 &self.namespaces,
-            ),
+            )
+            .into(),
             None => current.user.clone(),
         };
         let expire_at = expiry_after(OffsetDateTime::now_utc(), tokens.expires_in);

@@ -100,7 +100,7 @@ impl Login {
             token_expires_at: expire_at.unix_timestamp(),
             expires_at: expiry_after(now, self.session_duration.as_secs()).unix_timestamp(),
             created_at: now.unix_timestamp(),
-            user,
+            user: user.into(),
         };
         let handle = SessionHandle::new(session.access_token.expose());
         self.sessions.put_session(&handle, &session).await?;

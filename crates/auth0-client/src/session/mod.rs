@@ -55,7 +55,7 @@ impl std::fmt::Debug for SessionHandle {
 /// Lowercase hex SHA-256 of `value`.
 pub fn hex_sha256(value: &str) -> String {
     let digest = Sha256::digest(value.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    format!("{digest:x}")
 }
 
 /// A logged-in user's session. Times are Unix seconds.
@@ -78,7 +78,41 @@ pub struct Session {
     /// Login time.
     pub created_at: i64,
     /// The user object answered by `/userinfo` (verified id_token claims, mapped).
-    pub user: serde_json::Value,
+    pub user: UserJson,
+}
+
+/// The user object as the JSON text `/userinfo` answers: stored and served as it is,
+/// never parsed on the hot path.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct UserJson(Box<serde_json::value::RawValue>);
+
+impl UserJson {
+    /// The JSON text.
+    pub fn as_str(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The JSON text, owned (no copy).
+    pub fn into_string(self) -> String {
+        Box::<str>::from(self.0).into()
+    }
+}
+
+impl From<serde_json::Value> for UserJson {
+    fn from(user: serde_json::Value) -> Self {
+        // Serialising a `Value` cannot fail; `null` stands in if it ever did.
+        Self(
+            serde_json::value::to_raw_value(&user)
+                .unwrap_or_else(|_| serde_json::value::RawValue::NULL.to_owned()),
+        )
+    }
+}
+
+impl PartialEq for UserJson {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
 }
 
 /// A pending `/authorize`: kept 10 minutes, used once.

@@ -3,8 +3,9 @@
 
 use super::LineWriter;
 use crate::config::env::LogLevel;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::fmt;
+use std::io::Write as _;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::Context;
@@ -37,36 +38,48 @@ pub fn numeric_level(level: &Level) -> u8 {
     }
 }
 
-/// Fields of a span or event, as JSON values.
-#[derive(Default)]
-struct Fields(Map<String, Value>);
+/// This process's id, read once (`getpid` is a syscall).
+fn pid() -> u32 {
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *PID.get_or_init(std::process::id)
+}
 
-impl Visit for Fields {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(name(field), Value::from(value));
-    }
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.0.insert(name(field), Value::from(value));
-    }
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.0.insert(name(field), Value::from(value));
-    }
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.0.insert(name(field), Value::from(value));
-    }
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.0.insert(name(field), Value::from(value));
-    }
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0
-            .insert(name(field), Value::from(format!("{value:?}")));
+/// Fields of a span or event, in the order recorded (`message` is named `msg`).
+#[derive(Default)]
+struct Fields(Vec<(&'static str, Value)>);
+
+impl Fields {
+    fn push(&mut self, field: &Field, value: Value) {
+        self.0.push((name(field), value));
     }
 }
 
-fn name(field: &Field) -> String {
+impl Visit for Fields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.push(field, Value::from(value));
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.push(field, Value::from(value));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.push(field, Value::from(value));
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.push(field, Value::from(value));
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.push(field, Value::from(value));
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.push(field, Value::from(format!("{value:?}")));
+    }
+}
+
+/// A field's key in the line (`message` is `msg`).
+fn name(field: &Field) -> &'static str {
     match field.name() {
-        "message" => "msg".to_owned(),
-        other => other.to_owned(),
+        "message" => "msg",
+        other => other,
     }
 }
 
@@ -91,39 +104,81 @@ where
         }
     }
 
+    /// Writes the line straight into a buffer: `level`, `time`, `pid`, the event's
+    /// fields (`msg` first when the event has none), then the fields of the spans around
+    /// it (inner spans first; a key already written is not repeated).
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let mut line = Map::new();
-        line.insert(
-            "level".into(),
-            Value::from(numeric_level(event.metadata().level())),
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_millis());
+        let mut line = Line {
+            text: Vec::with_capacity(256),
+            written: Vec::with_capacity(12),
+        };
+        let _ = write!(
+            line.text,
+            "{{\"level\":{},\"time\":{now},\"pid\":{}",
+            numeric_level(event.metadata().level()),
+            pid()
         );
-        let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
-        line.insert("time".into(), Value::from(now as i64));
-        line.insert("pid".into(), Value::from(std::process::id()));
-        // Span fields (reqId, method, path…) from the outermost span inwards.
+        line.written.extend(["level", "time", "pid"]);
+        event.record(&mut line);
+        if !line.written.contains(&"msg") {
+            line.text.extend_from_slice(b",\"msg\":\"\"");
+        }
         if let Some(scope) = ctx.event_scope(event) {
-            for span in scope.from_root() {
-                if let Some(fields) = span.extensions().get::<Fields>() {
-                    for (key, value) in &fields.0 {
-                        line.insert(key.clone(), value.clone());
+            for span in scope {
+                if let Some(span_fields) = span.extensions().get::<Fields>() {
+                    for (key, value) in &span_fields.0 {
+                        line.entry(key, value);
                     }
                 }
             }
         }
-        let mut fields = Fields::default();
-        event.record(&mut fields);
-        line.entry("msg").or_insert(Value::from(""));
-        for (key, value) in fields.0 {
-            line.insert(key, value);
-        }
-        let Ok(mut text) = serde_json::to_string(&line) else {
+        line.text.extend_from_slice(b"}\n");
+        self.writer.line(line.text);
+    }
+}
+
+/// A log line being written, and the keys already in it.
+struct Line {
+    text: Vec<u8>,
+    written: Vec<&'static str>,
+}
+
+impl Line {
+    /// Appends `,"key":value` unless `key` is already in the line.
+    fn entry(&mut self, key: &'static str, value: &(impl serde::Serialize + ?Sized)) {
+        if self.written.contains(&key) {
             return;
-        };
-        text.push('\n');
-        if let Ok(mut writer) = self.writer.lock() {
-            let _ = writer.write_all(text.as_bytes());
-            let _ = writer.flush();
         }
+        self.written.push(key);
+        self.text.push(b',');
+        // Serialising a string or a number into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut self.text, key);
+        self.text.push(b':');
+        let _ = serde_json::to_writer(&mut self.text, value);
+    }
+}
+
+impl Visit for Line {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.entry(name(field), value);
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.entry(name(field), &value);
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.entry(name(field), &value);
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.entry(name(field), &value);
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.entry(name(field), &value);
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.entry(name(field), &format!("{value:?}"));
     }
 }
 

@@ -2,29 +2,40 @@
 //! per-request middleware (request id, access log, request metrics).
 
 pub mod json_layer;
+pub mod log_writer;
 pub mod request;
 
 use crate::config::env::LogLevel;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 use tracing_subscriber::layer::SubscriberExt as _;
 
 pub use json_layer::JsonLayer;
+pub use log_writer::{BatchWriter, LineSink};
 
-/// Installs the JSON log layer for the whole process, writing to stdout.
-/// A second call (tests building several apps) keeps the first subscriber.
+/// Installs the JSON log layer for the whole process, writing to stdout through a
+/// [`BatchWriter`]. A second call (tests building several apps) keeps the first subscriber.
 pub fn init_logging(level: LogLevel) {
-    let subscriber = tracing_subscriber::registry().with(JsonLayer::new(level, stdout_writer()));
+    let writer: LineWriter =
+        match STDOUT.get_or_init(|| BatchWriter::spawn(std::io::stdout()).ok().map(Arc::new)) {
+            Some(batches) => batches.clone(),
+            None => Arc::new(Mutex::new(std::io::stdout())),
+        };
+    let subscriber = tracing_subscriber::registry().with(JsonLayer::new(level, writer));
     let _ = tracing::subscriber::set_global_default(subscriber);
 }
 
-/// A writer for [`JsonLayer`]: anything that takes whole lines.
-pub type LineWriter = Arc<Mutex<dyn Write + Send>>;
+/// Where [`JsonLayer`] writes its lines.
+pub type LineWriter = Arc<dyn LineSink>;
 
-/// Standard output as a [`LineWriter`].
-pub fn stdout_writer() -> LineWriter {
-    Arc::new(Mutex::new(std::io::stdout()))
+/// The process's standard-output writer thread, once started.
+static STDOUT: OnceLock<Option<Arc<BatchWriter>>> = OnceLock::new();
+
+/// Waits (a second at most) until every queued log line is on stdout; call before exit.
+pub fn flush_logs() {
+    if let Some(Some(batches)) = STDOUT.get() {
+        batches.flush(std::time::Duration::from_secs(1));
+    }
 }
 
 /// The process-wide Prometheus recorder, installed on first use (tests build many apps
@@ -43,4 +54,17 @@ pub fn prometheus() -> &'static PrometheusHandle {
         let _ = metrics::set_global_recorder(recorder);
         handle
     })
+}
+
+/// How often [`metrics_upkeep`] drains the histograms.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Drains recorded histogram samples into their buckets every few seconds, forever.
+/// Without it, samples pile up in memory until `/-/metrics` is scraped.
+pub async fn metrics_upkeep() {
+    let mut ticks = tokio::time::interval(UPKEEP_EVERY);
+    loop {
+        ticks.tick().await;
+        prometheus().run_upkeep();
+    }
 }

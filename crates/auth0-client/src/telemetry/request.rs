@@ -4,9 +4,12 @@
 //! the request counter and latency histogram by route template.
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderName, HeaderValue};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
+use metrics::{Counter, Histogram};
+use std::collections::HashMap;
+use std::sync::{LazyLock, RwLock};
 use std::time::Instant;
 use tracing::Instrument as _;
 
@@ -19,29 +22,26 @@ pub async fn track(mut request: Request, next: Next) -> Response {
     let request_id = request
         .headers()
         .get(&REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 200 && v.bytes().all(|b| b.is_ascii_graphic()))
-        .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        request.headers_mut().insert(REQUEST_ID, value);
-    }
-    let method = request.method().as_str().to_owned();
-    let path = request.uri().path().to_owned();
+        .filter(|v| is_usable_request_id(v.as_bytes()))
+        .cloned()
+        .unwrap_or_else(new_request_id);
+    request.headers_mut().insert(REQUEST_ID, request_id.clone());
+    let method = request.method().clone();
+    let uri = request.uri().clone();
+    let path = uri.path();
     let quiet = path.starts_with("/-/");
-    let span = tracing::info_span!("request", reqId = %request_id);
+    let span = tracing::info_span!("request", reqId = request_id.to_str().unwrap_or_default());
     let mut response = async {
         if !quiet {
-            tracing::info!(method = %method, path = %path, "incoming request");
+            tracing::info!(method = method.as_str(), path, "incoming request");
         }
         let response = next.run(request).await;
-        let elapsed = started.elapsed();
         if !quiet {
             tracing::info!(
-                method = %method,
-                path = %path,
+                method = method.as_str(),
+                path,
                 status = response.status().as_u16(),
-                responseTime = elapsed.as_secs_f64() * 1000.0,
+                responseTime = started.elapsed().as_secs_f64() * 1000.0,
                 "request completed"
             );
         }
@@ -49,35 +49,111 @@ pub async fn track(mut request: Request, next: Next) -> Response {
     }
     .instrument(span)
     .await;
-    let status = response.status().as_u16().to_string();
     let route = response
         .extensions()
         .get::<RouteTemplate>()
-        .map(|r| r.0.clone())
-        .unwrap_or_else(|| "unmatched".to_owned());
-    metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
-        .increment(1);
-    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route)
-        .record(started.elapsed().as_secs_f64());
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert(REQUEST_ID, value);
-    }
+        .map_or("unmatched", |r| r.0.as_str());
+    record(
+        &method,
+        route,
+        response.status(),
+        started.elapsed().as_secs_f64(),
+    );
+    response.headers_mut().insert(REQUEST_ID, request_id);
     response
+}
+
+/// A caller's id is kept when it is 1 to 200 visible ASCII characters.
+fn is_usable_request_id(value: &[u8]) -> bool {
+    !value.is_empty() && value.len() <= 200 && value.iter().all(u8::is_ascii_graphic)
+}
+
+fn new_request_id() -> HeaderValue {
+    let mut buffer = uuid::Uuid::encode_buffer();
+    HeaderValue::from_str(uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buffer))
+        .unwrap_or_else(|_| HeaderValue::from_static("unknown"))
 }
 
 /// The route template (`/users/{userId}`) that answered, passed from the router to [`track`].
 #[derive(Debug, Clone)]
-pub struct RouteTemplate(pub String);
+pub struct RouteTemplate(pub MatchedPath);
 
 /// Route-level middleware (`Router::route_layer`): tags the response with its route template.
 pub async fn mark_route(request: Request, next: Next) -> Response {
-    let template = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_owned());
+    let template = request.extensions().get::<MatchedPath>().cloned();
     let mut response = next.run(request).await;
     if let Some(template) = template {
         response.extensions_mut().insert(RouteTemplate(template));
     }
     response
+}
+
+/// The request counter and the latency histogram of one method, route and status.
+struct Handles {
+    method: Method,
+    status: StatusCode,
+    requests: Counter,
+    duration: Histogram,
+}
+
+/// Metric handles by route, asked of the registry once per combination: the hot path
+/// then costs a read lock and a hash of the route, not a label set built per request.
+static HANDLES: LazyLock<RwLock<HashMap<String, Vec<Handles>>>> = LazyLock::new(Default::default);
+
+/// Counts the request and records its duration (`http_requests_total`,
+/// `http_request_duration_seconds`). Methods outside the standard set count as `OTHER`.
+fn record(method: &Method, route: &str, status: StatusCode, seconds: f64) {
+    let method = if is_standard(method) {
+        method.clone()
+    } else {
+        Method::from_bytes(b"OTHER").unwrap_or_default()
+    };
+    let find = |handles: &Vec<Handles>| {
+        handles
+            .iter()
+            .position(|h| h.method == method && h.status == status)
+    };
+    if let Ok(map) = HANDLES.read()
+        && let Some(handles) = map.get(route)
+        && let Some(index) = find(handles)
+    {
+        handles[index].requests.increment(1);
+        handles[index].duration.record(seconds);
+        return;
+    }
+    let Ok(mut map) = HANDLES.write() else {
+        return;
+    };
+    let handles = map.entry(route.to_owned()).or_default();
+    let index = find(handles).unwrap_or_else(|| {
+        let method_label = ("method", method.as_str().to_owned());
+        let route_label = ("route", route.to_owned());
+        let status_label = ("status", status.as_str().to_owned());
+        let counted = [method_label.clone(), route_label.clone(), status_label];
+        let timed = [method_label, route_label];
+        handles.push(Handles {
+            requests: metrics::counter!("http_requests_total", &counted),
+            duration: metrics::histogram!("http_request_duration_seconds", &timed),
+            method: method.clone(),
+            status,
+        });
+        handles.len() - 1
+    });
+    handles[index].requests.increment(1);
+    handles[index].duration.record(seconds);
+}
+
+fn is_standard(method: &Method) -> bool {
+    [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::TRACE,
+        Method::CONNECT,
+    ]
+    .contains(method)
 }

@@ -50,7 +50,7 @@ pub fn session_of(user_id: &str, seconds: i64) -> Session {
         token_expires_at: now + 60,
         expires_at: now + seconds,
         created_at: now,
-        user: serde_json::json!({ "sub": user_id, "email": "someone@example.com" }),
+        user: serde_json::json!({ "sub": user_id, "email": "someone@example.com" }).into(),
     }
 }
 

@@ -52,9 +52,9 @@ impl UsersApp {
         let config = Arc::new(Config { settings, file });
         let mut state = AppState::new(config.clone(), sessions.clone()).expect("state");
         if let Some(options) = options {
-            state.management = Arc::new(
+            state = state.with_management(Arc::new(
                 Users::with_options(&config.file.management_client, options).expect("users"),
-            );
+            ));
         }
         let router = axum::Router::new()
             .merge(auth0_client::http::auth::routes())
