@@ -4,9 +4,11 @@ use crate::config::Config;
 use crate::http::{auth, docs, error, ops, users};
 use crate::login::Login;
 use crate::session::SessionStore;
-use crate::telemetry::request::{mark_route, track};
+use crate::telemetry::request::track;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::handler::Handler as _;
+use axum::middleware::from_fn;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -102,7 +104,7 @@ impl Lifecycle {
 }
 
 /// The whole service router: API routes under `SERVICE_PREFIX`, operations and
-/// documentation routes outside it, request tracking, a body-size limit, JSON 404s.
+/// documentation routes outside it, request tracking, a body-size limit, JSON 404s and 405s.
 pub fn router(state: AppState) -> Router {
     let prefix = state.config.settings.service_prefix.clone();
     let api = Router::new().merge(auth::routes()).merge(users::routes());
@@ -115,10 +117,10 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .merge(ops::routes())
         .merge(docs::routes())
-        .route_layer(axum::middleware::from_fn(mark_route))
-        .fallback(error::route_not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .route_layer(from_fn(track))
+        .fallback(error::route_not_found.layer(from_fn(track)))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(axum::middleware::from_fn(track))
         .with_state(state)
 }
 

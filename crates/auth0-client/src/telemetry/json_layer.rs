@@ -105,8 +105,9 @@ where
     }
 
     /// Writes the line straight into a buffer: `level`, `time`, `pid`, the event's
-    /// fields (`msg` first when the event has none), then the fields of the spans around
-    /// it (inner spans first; a key already written is not repeated).
+    /// fields (`msg` first when the event has none), `reqId` while a request is served,
+    /// then the fields of the spans around it (inner spans first; a key already written
+    /// is not repeated).
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -126,6 +127,7 @@ where
         if !line.written.contains(&"msg") {
             line.text.extend_from_slice(b",\"msg\":\"\"");
         }
+        super::request::with_request_id(|id| line.entry("reqId", id));
         if let Some(scope) = ctx.event_scope(event) {
             for span in scope {
                 if let Some(span_fields) = span.extensions().get::<Fields>() {

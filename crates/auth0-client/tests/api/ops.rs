@@ -128,6 +128,25 @@ async fn request_id_is_echoed_or_generated_on_every_response_including_errors() 
 }
 
 #[tokio::test]
+async fn a_known_route_with_another_method_is_a_json_405_with_a_request_id() {
+    let app = Served::start(|_, _| {}).await;
+    let response = app
+        .http
+        .delete(format!("{}/userinfo", app.address))
+        .header("x-request-id", "req-405")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "req-405");
+    assert_error(response, 405).await;
+    let text = app.get("/-/metrics").await.text().await.unwrap();
+    assert!(
+        text.contains(r#"http_requests_total{method="DELETE",route="/userinfo",status="405"} 1"#),
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn metrics_count_requests_by_route_template_and_status() {
     let app = Served::start(|_, _| {}).await;
     app.get("/users/auth0%7Cnobody-metrics").await;
