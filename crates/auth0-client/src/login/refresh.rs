@@ -48,7 +48,8 @@ impl Login {
             .session)
     }
 
-    /// `/oauth/refreshtoken`: `refresh_token` must be the session's; the session moves
+    /// `/oauth/refreshtoken`: `refresh_token` must be the session's, or the one its caller
+    /// was last given when a transparent refresh has replaced it since; the session moves
     /// to the new access token.
     pub async fn refresh(
         &self,
@@ -56,15 +57,14 @@ impl Login {
         refresh_token: &Secret,
     ) -> Result<Issued, LoginError> {
         let session = self.session(handle).await?;
-        let matches = session.refresh_token.as_ref().is_some_and(|stored| {
-            bool::from(
-                stored
-                    .expose()
-                    .as_bytes()
-                    .ct_eq(refresh_token.expose().as_bytes()),
-            )
-        });
-        if !matches {
+        let presented = refresh_token.expose().as_bytes();
+        let is = |stored: &Option<Secret>| {
+            stored.as_ref().map_or(subtle::Choice::from(0), |stored| {
+                stored.expose().as_bytes().ct_eq(presented)
+            })
+        };
+        let matches = is(&session.refresh_token) | is(&session.caller_refresh_token);
+        if !bool::from(matches) {
             return Err(LoginError::RefreshTokenMismatch);
         }
         self.single_flight(handle, &session, Mode::Rotate).await
@@ -196,9 +196,20 @@ impl Login {
             None => current.user.clone(),
         };
         let expire_at = expiry_after(OffsetDateTime::now_utc(), tokens.expires_in);
+        // After a transparent refresh the caller still holds the refresh token it was
+        // given last; a rotation hands the new one out, so there is none to remember.
+        let caller_refresh_token = match mode {
+            Mode::InPlace if tokens.refresh_token.is_some() => current
+                .caller_refresh_token
+                .clone()
+                .or_else(|| current.refresh_token.clone()),
+            Mode::InPlace => current.caller_refresh_token.clone(),
+            Mode::Rotate => None,
+        };
         let session = Session {
             access_token: tokens.access_token,
             refresh_token: tokens.refresh_token.or(current.refresh_token),
+            caller_refresh_token,
             id_token: tokens.id_token.unwrap_or(current.id_token),
             token_expires_at: expire_at.unix_timestamp(),
             user,

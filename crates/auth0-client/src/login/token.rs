@@ -96,6 +96,7 @@ impl Login {
             user_id: user["userId"].as_str().unwrap_or_default().to_owned(),
             access_token: tokens.access_token,
             refresh_token: tokens.refresh_token,
+            caller_refresh_token: None,
             id_token,
             token_expires_at: expire_at.unix_timestamp(),
             expires_at: expiry_after(now, self.session_duration.as_secs()).unix_timestamp(),

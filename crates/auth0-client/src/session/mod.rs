@@ -69,6 +69,10 @@ pub struct Session {
     pub access_token: Secret,
     /// Current Auth0 refresh token, when Auth0 issued one.
     pub refresh_token: Option<Secret>,
+    /// The refresh token the caller holds, when a transparent refresh (`/userinfo`) has
+    /// replaced it here since: `/oauth/refreshtoken` accepts it as well as the current one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_refresh_token: Option<Secret>,
     /// Current Auth0 id_token.
     pub id_token: Secret,
     /// When `access_token` expires.

@@ -780,6 +780,53 @@ async fn refresh_rotates_the_session_to_the_new_access_token(store: Store) {
     assert_eq!(again.status(), StatusCode::OK);
 }
 
+on_both_stores!(the_login_refresh_token_still_refreshes_after_transparent_refreshes);
+async fn the_login_refresh_token_still_refreshes_after_transparent_refreshes(store: Store) {
+    let app = TestApp::spawn_on(store).await;
+    app.tenant
+        .faults()
+        .set_access_token_ttl(Duration::from_secs(1));
+    let tokens = app.login_tokens().await;
+    let login_refresh = tokens.refresh_token.clone().unwrap();
+    // Two transparent refreshes: Auth0 rotates the refresh token each time, the caller
+    // never sees the new ones.
+    for _ in 0..2 {
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        let response = app.get_bearer("/userinfo", &tokens.access_token).await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    assert_eq!(grants(&app, "refresh_token"), 2);
+    let stranger = app.login_tokens().await;
+    let refused = app
+        .refresh(
+            "/oauth/refreshtoken",
+            &tokens.access_token,
+            stranger.refresh_token.as_deref().unwrap(),
+        )
+        .await;
+    assert_error(refused, 401).await;
+
+    let response = app
+        .refresh("/oauth/refreshtoken", &tokens.access_token, &login_refresh)
+        .await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    let rotated: Tokens = response.json().await.unwrap();
+    assert_eq!(grants(&app, "refresh_token"), 3);
+    let stale = app
+        .refresh("/oauth/refreshtoken", &rotated.access_token, &login_refresh)
+        .await;
+    assert_error(stale, 401).await;
+    let next = app
+        .refresh(
+            "/oauth/refreshtoken",
+            &rotated.access_token,
+            rotated.refresh_token.as_deref().unwrap(),
+        )
+        .await;
+    assert_eq!(next.status(), StatusCode::OK);
+}
+
 on_both_stores!(the_old_handle_stops_working_after_the_rotation_grace);
 async fn the_old_handle_stops_working_after_the_rotation_grace(store: Store) {
     let app = TestApp::spawn_on(store).await;

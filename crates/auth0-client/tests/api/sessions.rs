@@ -46,6 +46,7 @@ pub fn session_of(user_id: &str, seconds: i64) -> Session {
         user_id: user_id.into(),
         access_token: Secret::new(unique("at")),
         refresh_token: Some(Secret::new(unique("rt"))),
+        caller_refresh_token: None,
         id_token: Secret::new(unique("idt")),
         token_expires_at: now + 60,
         expires_at: now + seconds,
