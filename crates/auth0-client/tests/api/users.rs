@@ -56,10 +56,7 @@ impl UsersApp {
                 Users::with_options(&config.file.management_client, options).expect("users"),
             ));
         }
-        let router = axum::Router::new()
-            .merge(auth0_client::http::auth::routes())
-            .merge(auth0_client::http::users::routes())
-            .with_state(state);
+        let router = auth0_client::app::router(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         tokio::spawn(async move {

@@ -236,13 +236,7 @@ impl TestApp {
         let config = Arc::new(Config { settings, file });
         let state = AppState::new(config.clone(), sessions.clone()).expect("app state builds");
         let login = state.login.clone();
-        // Until app.rs exposes the service's router builder: the same route sets, merged.
-        let router = axum::Router::new()
-            .merge(auth0_client::http::ops::routes())
-            .merge(auth0_client::http::auth::routes())
-            .merge(auth0_client::http::users::routes())
-            .fallback(auth0_client::http::error::route_not_found)
-            .with_state(state);
+        let router = auth0_client::app::router(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
