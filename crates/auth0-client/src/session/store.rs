@@ -52,10 +52,12 @@ impl<B: Backend> Store<B> {
 
     fn decode<T: DeserializeOwned>(&self, record: &[u8], aad: &str) -> Result<T, StoreError> {
         let json = match &self.sealer {
-            Some(sealer) => sealer
-                .open(record, aad.as_bytes())
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            None => record.to_vec(),
+            Some(sealer) => std::borrow::Cow::Owned(
+                sealer
+                    .open(record, aad.as_bytes())
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            ),
+            None => std::borrow::Cow::Borrowed(record),
         };
         serde_json::from_slice(&json).map_err(|e| json_error("decode", &e))
     }
