@@ -208,3 +208,62 @@ pub trait SessionStore: Send + Sync {
     /// Round-trip to the backend, for readiness checks.
     async fn ping(&self) -> Result<(), StoreError>;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session() -> Session {
+        Session {
+            client_type: "token".into(),
+            user_id: "auth0|1".into(),
+            access_token: Secret::new("at-value"),
+            refresh_token: Some(Secret::new("rt-current")),
+            caller_refresh_token: Some(Secret::new("rt-caller")),
+            id_token: Secret::new("idt-value"),
+            token_expires_at: 2,
+            expires_at: 3,
+            created_at: 1,
+            user: serde_json::json!({ "sub": "auth0|1" }).into(),
+        }
+    }
+
+    #[test]
+    fn a_record_written_before_the_caller_refresh_token_existed_still_loads() {
+        let mut record = serde_json::to_value(session()).unwrap();
+        record
+            .as_object_mut()
+            .unwrap()
+            .remove("caller_refresh_token");
+
+        let loaded: Session = serde_json::from_value(record).unwrap();
+
+        assert_eq!(loaded.caller_refresh_token, None);
+        assert_eq!(loaded.refresh_token, Some(Secret::new("rt-current")));
+    }
+
+    #[test]
+    fn no_caller_refresh_token_leaves_the_record_as_before() {
+        let record = serde_json::to_value(Session {
+            caller_refresh_token: None,
+            ..session()
+        })
+        .unwrap();
+        assert!(record.get("caller_refresh_token").is_none(), "{record}");
+
+        let with = serde_json::to_value(session()).unwrap();
+        assert_eq!(with["caller_refresh_token"], "rt-caller");
+    }
+
+    #[test]
+    fn debug_shows_no_token() {
+        let printed = format!("{:?}", session());
+        for secret in ["at-value", "rt-current", "rt-caller", "idt-value"] {
+            assert!(!printed.contains(secret), "{printed}");
+        }
+        assert!(
+            printed.contains("caller_refresh_token: Some(***)"),
+            "{printed}"
+        );
+    }
+}

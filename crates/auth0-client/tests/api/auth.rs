@@ -827,6 +827,44 @@ async fn the_login_refresh_token_still_refreshes_after_transparent_refreshes(sto
     assert_eq!(next.status(), StatusCode::OK);
 }
 
+on_both_stores!(
+    concurrent_refreshes_with_the_login_refresh_token_after_a_transparent_refresh_call_auth0_once
+);
+async fn concurrent_refreshes_with_the_login_refresh_token_after_a_transparent_refresh_call_auth0_once(
+    store: Store,
+) {
+    let app = TestApp::spawn_on(store).await;
+    app.tenant
+        .faults()
+        .set_access_token_ttl(Duration::from_secs(1));
+    let tokens = app.login_tokens().await;
+    app.tenant.faults().clear();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let userinfo = app.get_bearer("/userinfo", &tokens.access_token).await;
+    assert_eq!(userinfo.status(), StatusCode::OK);
+    assert_eq!(grants(&app, "refresh_token"), 1);
+    let login_refresh = tokens.refresh_token.clone().unwrap();
+
+    let calls =
+        (0..6).map(|_| app.refresh("/oauth/refreshtoken", &tokens.access_token, &login_refresh));
+    let responses = futures::future::join_all(calls).await;
+
+    // Those that read the session before the rotation share its result; a later reader
+    // finds the new refresh token (and no caller's one) and is refused.
+    let mut handles = Vec::new();
+    for response in responses {
+        if response.status() == StatusCode::OK {
+            handles.push(response.json::<Tokens>().await.unwrap().access_token);
+        } else {
+            assert_error(response, 401).await;
+        }
+    }
+    handles.dedup();
+    assert_eq!(handles.len(), 1, "one rotated session for every caller");
+    assert_ne!(handles[0], tokens.access_token);
+    assert_eq!(grants(&app, "refresh_token"), 2);
+}
+
 on_both_stores!(the_old_handle_stops_working_after_the_rotation_grace);
 async fn the_old_handle_stops_working_after_the_rotation_grace(store: Store) {
     let app = TestApp::spawn_on(store).await;

@@ -1111,6 +1111,18 @@ mod replicas {
         }
     }
 
+    impl Replica {
+        async fn refresh(&self, bearer: &str, refresh_token: &str) -> reqwest::Response {
+            self.http
+                .post(format!("{}/oauth/refreshtoken", self.address))
+                .bearer_auth(bearer)
+                .json(&serde_json::json!({ "refresh_token": refresh_token }))
+                .send()
+                .await
+                .unwrap()
+        }
+    }
+
     fn normal(server: &RedisServer) -> RedisSettings {
         settings(localhost(server.port()), RedisMode::Normal)
     }
@@ -1320,6 +1332,52 @@ mod replicas {
             "FIGURE single flight: 50 concurrent /userinfo over 2 replicas -> {} x 200, refresh grants {grants:?}",
             statuses.len()
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_login_refresh_token_rotates_once_across_replicas_after_a_transparent_refresh() {
+        let tenant = DevTenant::start(TenantConfig::default()).await.unwrap();
+        let redis = RedisServer::start().await;
+        let scope = unique("previous-refresh");
+        let replicas = Arc::new([
+            Replica::spawn(&tenant, normal(&redis), &scope).await,
+            Replica::spawn(&tenant, normal(&redis), &scope).await,
+        ]);
+        tenant.faults().set_access_token_ttl(Duration::from_secs(1));
+        let tokens = replicas[0].login().await;
+        tenant.faults().clear();
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        // Replica 1 refreshes in place; Auth0 rotates the refresh token behind the caller.
+        let userinfo = replicas[1].get("/userinfo", &tokens.access_token).await;
+        assert_eq!(userinfo.status(), 200);
+        let login_refresh = tokens.refresh_token.clone().unwrap();
+
+        let calls = (0..8).map(|i| {
+            let (replicas, bearer, refresh) = (
+                replicas.clone(),
+                tokens.access_token.clone(),
+                login_refresh.clone(),
+            );
+            tokio::spawn(async move { replicas[i % 2].refresh(&bearer, &refresh).await })
+        });
+        let responses = futures::future::join_all(calls).await;
+
+        // Callers that read the session before the rotation get its result, whichever
+        // replica rotated; a later reader is refused; nobody refreshes a second time.
+        let mut handles = Vec::new();
+        for response in responses.into_iter().map(Result::unwrap) {
+            match response.status().as_u16() {
+                200 => handles.push(response.json::<Tokens>().await.unwrap().access_token),
+                status => assert_eq!(status, 401, "{:?}", response.text().await),
+            }
+        }
+        handles.dedup();
+        assert_eq!(handles.len(), 1, "one rotated session: {handles:?}");
+        let grants = tenant.stats().token_grants;
+        assert_eq!(grants.get("refresh_token"), Some(&2), "{grants:?}");
+        for replica in replicas.iter() {
+            assert_eq!(replica.get("/userinfo", &handles[0]).await.status(), 200);
+        }
     }
 
     #[tokio::test(flavor = "multi_thread")]
