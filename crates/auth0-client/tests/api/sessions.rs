@@ -1064,9 +1064,7 @@ mod replicas {
                 file: config_file(&tenant.url()),
             });
             let state = AppState::new(config, sessions).unwrap();
-            let router = axum::Router::new()
-                .merge(auth0_client::http::auth::routes())
-                .with_state(state);
+            let router = auth0_client::app::router(state);
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let address = format!("http://{}", listener.local_addr().unwrap());
             tokio::spawn(async move {
