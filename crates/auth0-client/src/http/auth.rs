@@ -241,10 +241,10 @@ pub async fn userinfo(
     State(state): State<AppState>,
     Handle(handle): Handle,
 ) -> Result<Response, ApiError> {
-    let session = state.login.current_session(&handle).await?;
+    let user = state.login.current_user(&handle).await?;
     Ok((
         [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
-        session.user.into_string(),
+        user.into_string(),
     )
         .into_response())
 }

@@ -10,7 +10,7 @@ use super::{Issued, Login, LoginError, expiry_after, unix_now};
 use crate::auth0::authentication::Grant;
 use crate::metrics;
 use crate::secret::Secret;
-use crate::session::{LockToken, Session, SessionHandle};
+use crate::session::{LockToken, Session, SessionHandle, UserJson};
 use std::time::Duration;
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
@@ -35,17 +35,27 @@ enum Mode {
 }
 
 impl Login {
-    /// The session behind `handle`, refreshed first when its access token has expired
-    /// and a refresh token exists.
-    pub async fn current_session(&self, handle: &SessionHandle) -> Result<Session, LoginError> {
+    /// The user behind `handle`, its session refreshed first when the access token has
+    /// expired and a refresh token exists. A live session costs one record read whose
+    /// tokens are not even copied out.
+    pub async fn current_user(&self, handle: &SessionHandle) -> Result<UserJson, LoginError> {
+        let view = self
+            .sessions
+            .get_session_user(handle)
+            .await?
+            .ok_or(LoginError::NoSession)?;
+        if view.token_expires_at > unix_now() || !view.has_refresh_token() {
+            return Ok(view.user);
+        }
         let session = self.session(handle).await?;
         if session.token_expires_at > unix_now() || session.refresh_token.is_none() {
-            return Ok(session);
+            return Ok(session.user);
         }
         Ok(self
             .single_flight(handle, &session, Mode::InPlace)
             .await?
-            .session)
+            .session
+            .user)
     }
 
     /// `/oauth/refreshtoken`: `refresh_token` must be the session's, or the one its caller

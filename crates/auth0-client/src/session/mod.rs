@@ -85,6 +85,24 @@ pub struct Session {
     pub user: UserJson,
 }
 
+/// What `/userinfo` needs of a session: read without copying its tokens out of the record.
+#[derive(Debug, Deserialize)]
+pub struct SessionUser {
+    /// When the access token expires.
+    pub token_expires_at: i64,
+    /// Present when the session has a refresh token (its value is skipped, not read).
+    refresh_token: Option<serde::de::IgnoredAny>,
+    /// The user object.
+    pub user: UserJson,
+}
+
+impl SessionUser {
+    /// Whether the session holds a refresh token.
+    pub fn has_refresh_token(&self) -> bool {
+        self.refresh_token.is_some()
+    }
+}
+
 /// The user object as the JSON text `/userinfo` answers: stored and served as it is,
 /// never parsed on the hot path.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -165,6 +183,12 @@ pub trait SessionStore: Send + Sync {
 
     /// The live session behind `handle`, if any.
     async fn get_session(&self, handle: &SessionHandle) -> Result<Option<Session>, StoreError>;
+
+    /// [`SessionStore::get_session`] reduced to what `/userinfo` needs (the hot path).
+    async fn get_session_user(
+        &self,
+        handle: &SessionHandle,
+    ) -> Result<Option<SessionUser>, StoreError>;
 
     /// Replaces the session behind `handle` (after a refresh), keeping its expiry.
     /// Returns false when the session no longer exists.
@@ -253,6 +277,23 @@ mod tests {
 
         let with = serde_json::to_value(session()).unwrap();
         assert_eq!(with["caller_refresh_token"], "rt-caller");
+    }
+
+    #[test]
+    fn the_userinfo_view_of_a_record_reads_expiry_refresh_presence_and_user() {
+        let record = serde_json::to_vec(&session()).unwrap();
+        let view: SessionUser = serde_json::from_slice(&record).unwrap();
+        assert_eq!(view.token_expires_at, 2);
+        assert!(view.has_refresh_token());
+        assert_eq!(view.user.as_str(), r#"{"sub":"auth0|1"}"#);
+
+        let record = serde_json::to_vec(&Session {
+            refresh_token: None,
+            ..session()
+        })
+        .unwrap();
+        let view: SessionUser = serde_json::from_slice(&record).unwrap();
+        assert!(!view.has_refresh_token());
     }
 
     #[test]

@@ -6,8 +6,8 @@
 use super::backend::{Backend, millis, now_ms};
 use super::seal::Sealer;
 use super::{
-    AUTH_STATE_TTL, AuthState, LockToken, Session, SessionHandle, SessionStore, StoreError,
-    hex_sha256,
+    AUTH_STATE_TTL, AuthState, LockToken, Session, SessionHandle, SessionStore, SessionUser,
+    StoreError, hex_sha256,
 };
 use async_trait::async_trait;
 use serde::Serialize;
@@ -126,6 +126,21 @@ impl<B: Backend> SessionStore for Store<B> {
             let key = handle.key();
             match self.backend.get_session(&key).await? {
                 Some(record) => self.decode_session(&key, &record).map(Some),
+                None => Ok(None),
+            }
+        }
+        .await;
+        observed("get_session", result)
+    }
+
+    async fn get_session_user(
+        &self,
+        handle: &SessionHandle,
+    ) -> Result<Option<SessionUser>, StoreError> {
+        let result = async {
+            let key = handle.key();
+            match self.backend.get_session(&key).await? {
+                Some(record) => self.decode(&record, &session_aad(&key)).map(Some),
                 None => Ok(None),
             }
         }

@@ -5,7 +5,6 @@ use super::LineWriter;
 use crate::config::env::LogLevel;
 use serde_json::Value;
 use std::fmt;
-use std::io::Write as _;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::Context;
@@ -116,12 +115,12 @@ where
             text: Vec::with_capacity(256),
             written: Vec::with_capacity(12),
         };
-        let _ = write!(
-            line.text,
-            "{{\"level\":{},\"time\":{now},\"pid\":{}",
-            numeric_level(event.metadata().level()),
-            pid()
-        );
+        line.text.extend_from_slice(b"{\"level\":");
+        line.number(numeric_level(event.metadata().level()));
+        line.text.extend_from_slice(b",\"time\":");
+        line.number(now);
+        line.text.extend_from_slice(b",\"pid\":");
+        line.number(pid());
         line.written.extend(["level", "time", "pid"]);
         event.record(&mut line);
         if !line.written.contains(&"msg") {
@@ -149,6 +148,11 @@ struct Line {
 }
 
 impl Line {
+    /// Appends an integer.
+    fn number(&mut self, value: impl Into<u128>) {
+        let _ = serde_json::to_writer(&mut self.text, &value.into());
+    }
+
     /// Appends `,"key":value` unless `key` is already in the line.
     fn entry(&mut self, key: &'static str, value: &(impl serde::Serialize + ?Sized)) {
         if self.written.contains(&key) {

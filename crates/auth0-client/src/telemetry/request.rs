@@ -52,16 +52,17 @@ pub async fn track(mut request: Request, next: Next) -> Response {
     let mut response = REQUEST
         .scope(request_id.clone(), async {
             if !quiet {
-                tracing::info!(method = method.as_str(), path, "incoming request");
+                // `message` as a field is recorded as a `&str`, not formatted.
+                tracing::info!(message = "incoming request", method = method.as_str(), path);
             }
             let response = next.run(request).await;
             if !quiet {
                 tracing::info!(
+                    message = "request completed",
                     method = method.as_str(),
                     path,
                     status = response.status().as_u16(),
                     responseTime = started.elapsed().as_secs_f64() * 1000.0,
-                    "request completed"
                 );
             }
             response
