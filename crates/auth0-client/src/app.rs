@@ -51,9 +51,7 @@ impl AppState {
             lifecycle: Arc::new(Lifecycle::new()),
         })))
     }
-}
 
-impl AppState {
     /// The same state with another user-management service (tests tune its timeouts).
     pub fn with_management(&self, management: Arc<crate::users::Users>) -> Self {
         let mut shared = Shared::clone(&self.0);

@@ -66,8 +66,28 @@ impl<B: Backend> Store<B> {
         self.encode(session, &session_aad(key))
     }
 
-    fn decode_session(&self, key: &str, record: &[u8]) -> Result<Session, StoreError> {
+    fn decode_session<T: DeserializeOwned>(
+        &self,
+        key: &str,
+        record: &[u8],
+    ) -> Result<T, StoreError> {
         self.decode(record, &session_aad(key))
+    }
+
+    /// The session record behind `handle`, decoded as `T` (the whole [`Session`] or a view).
+    async fn read_session<T: DeserializeOwned>(
+        &self,
+        handle: &SessionHandle,
+    ) -> Result<Option<T>, StoreError> {
+        let result = async {
+            let key = handle.key();
+            match self.backend.get_session(&key).await? {
+                Some(record) => self.decode_session(&key, &record).map(Some),
+                None => Ok(None),
+            }
+        }
+        .await;
+        observed("get_session", result)
     }
 }
 
@@ -122,30 +142,14 @@ impl<B: Backend> SessionStore for Store<B> {
     }
 
     async fn get_session(&self, handle: &SessionHandle) -> Result<Option<Session>, StoreError> {
-        let result = async {
-            let key = handle.key();
-            match self.backend.get_session(&key).await? {
-                Some(record) => self.decode_session(&key, &record).map(Some),
-                None => Ok(None),
-            }
-        }
-        .await;
-        observed("get_session", result)
+        self.read_session(handle).await
     }
 
     async fn get_session_user(
         &self,
         handle: &SessionHandle,
     ) -> Result<Option<SessionUser>, StoreError> {
-        let result = async {
-            let key = handle.key();
-            match self.backend.get_session(&key).await? {
-                Some(record) => self.decode(&record, &session_aad(&key)).map(Some),
-                None => Ok(None),
-            }
-        }
-        .await;
-        observed("get_session", result)
+        self.read_session(handle).await
     }
 
     async fn update_session(
@@ -168,7 +172,7 @@ impl<B: Backend> SessionStore for Store<B> {
             let Some(record) = self.backend.remove_session(&key).await? else {
                 return Ok(None);
             };
-            let session = self.decode_session(&key, &record)?;
+            let session: Session = self.decode_session(&key, &record)?;
             self.backend.unindex_session(&session.user_id, &key).await?;
             Ok(Some(session))
         }

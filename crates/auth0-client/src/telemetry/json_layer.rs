@@ -124,7 +124,7 @@ where
         line.written.extend(["level", "time", "pid"]);
         event.record(&mut line);
         if !line.written.contains(&"msg") {
-            line.text.extend_from_slice(b",\"msg\":\"\"");
+            line.entry("msg", "");
         }
         super::request::with_request_id(|id| line.entry("reqId", id));
         if let Some(scope) = ctx.event_scope(event) {

@@ -851,17 +851,8 @@ async fn concurrent_refreshes_with_the_login_refresh_token_after_a_transparent_r
 
     // Those that read the session before the rotation share its result; a later reader
     // finds the new refresh token (and no caller's one) and is refused.
-    let mut handles = Vec::new();
-    for response in responses {
-        if response.status() == StatusCode::OK {
-            handles.push(response.json::<Tokens>().await.unwrap().access_token);
-        } else {
-            assert_error(response, 401).await;
-        }
-    }
-    handles.dedup();
-    assert_eq!(handles.len(), 1, "one rotated session for every caller");
-    assert_ne!(handles[0], tokens.access_token);
+    let rotated = one_rotated_session(responses).await;
+    assert_ne!(rotated, tokens.access_token);
     assert_eq!(grants(&app, "refresh_token"), 2);
 }
 
@@ -913,18 +904,9 @@ async fn refresh_with_a_refresh_token_of_another_session_is_401() {
     assert_error(no_handle, 401).await;
 }
 
-on_both_stores!(concurrent_refreshes_of_one_session_call_auth0_once);
-async fn concurrent_refreshes_of_one_session_call_auth0_once(store: Store) {
-    let app = TestApp::spawn_on(store).await;
-    let tokens = app.login_tokens().await;
-    let refresh_token = tokens.refresh_token.clone().unwrap();
-
-    let calls =
-        (0..6).map(|_| app.refresh("/oauth/refreshtoken", &tokens.access_token, &refresh_token));
-    let responses = futures::future::join_all(calls).await;
-
-    // A request that reads the session after the rotation sees the new refresh token
-    // and cannot prove it held the previous one: it is refused, never refreshed again.
+/// The access token every successful one of concurrent `/oauth/refreshtoken` answers
+/// carries (there must be exactly one); the others must be `401` for the refresh token.
+async fn one_rotated_session(responses: Vec<reqwest::Response>) -> String {
     let mut handles = Vec::new();
     for response in responses {
         if response.status() == StatusCode::OK {
@@ -940,7 +922,23 @@ async fn concurrent_refreshes_of_one_session_call_auth0_once(store: Store) {
         1,
         "every successful caller gets the one rotated session"
     );
-    assert_ne!(handles[0], tokens.access_token);
+    handles.remove(0)
+}
+
+on_both_stores!(concurrent_refreshes_of_one_session_call_auth0_once);
+async fn concurrent_refreshes_of_one_session_call_auth0_once(store: Store) {
+    let app = TestApp::spawn_on(store).await;
+    let tokens = app.login_tokens().await;
+    let refresh_token = tokens.refresh_token.clone().unwrap();
+
+    let calls =
+        (0..6).map(|_| app.refresh("/oauth/refreshtoken", &tokens.access_token, &refresh_token));
+    let responses = futures::future::join_all(calls).await;
+
+    // A request that reads the session after the rotation sees the new refresh token
+    // and cannot prove it held the previous one: it is refused, never refreshed again.
+    let rotated = one_rotated_session(responses).await;
+    assert_ne!(rotated, tokens.access_token);
     assert_eq!(grants(&app, "refresh_token"), 1);
 }
 

@@ -1292,20 +1292,27 @@ mod replicas {
         );
     }
 
-    #[tokio::test(flavor = "multi_thread")]
-    async fn fifty_concurrent_userinfo_calls_on_an_expired_token_refresh_it_once_across_replicas() {
+    /// Two replicas sharing one Redis, and a login (on the first) whose access token has
+    /// expired; refreshed tokens get the normal lifetime again.
+    async fn expired_login_on_two_replicas() -> (DevTenant, RedisServer, Arc<[Replica; 2]>, Tokens)
+    {
         let tenant = DevTenant::start(TenantConfig::default()).await.unwrap();
         let redis = RedisServer::start().await;
-        let scope = unique("single-flight");
+        let scope = unique("expired");
         let replicas = Arc::new([
             Replica::spawn(&tenant, normal(&redis), &scope).await,
             Replica::spawn(&tenant, normal(&redis), &scope).await,
         ]);
         tenant.faults().set_access_token_ttl(Duration::from_secs(1));
         let tokens = replicas[0].login().await;
-        // Refreshed tokens get the normal lifetime again: only the login's token expires.
         tenant.faults().clear();
         tokio::time::sleep(Duration::from_millis(2100)).await;
+        (tenant, redis, replicas, tokens)
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn fifty_concurrent_userinfo_calls_on_an_expired_token_refresh_it_once_across_replicas() {
+        let (tenant, _redis, replicas, tokens) = expired_login_on_two_replicas().await;
 
         let calls = (0..50).map(|i| {
             let (replicas, bearer) = (replicas.clone(), tokens.access_token.clone());
@@ -1334,17 +1341,7 @@ mod replicas {
 
     #[tokio::test(flavor = "multi_thread")]
     async fn the_login_refresh_token_rotates_once_across_replicas_after_a_transparent_refresh() {
-        let tenant = DevTenant::start(TenantConfig::default()).await.unwrap();
-        let redis = RedisServer::start().await;
-        let scope = unique("previous-refresh");
-        let replicas = Arc::new([
-            Replica::spawn(&tenant, normal(&redis), &scope).await,
-            Replica::spawn(&tenant, normal(&redis), &scope).await,
-        ]);
-        tenant.faults().set_access_token_ttl(Duration::from_secs(1));
-        let tokens = replicas[0].login().await;
-        tenant.faults().clear();
-        tokio::time::sleep(Duration::from_millis(2100)).await;
+        let (tenant, _redis, replicas, tokens) = expired_login_on_two_replicas().await;
         // Replica 1 refreshes in place; Auth0 rotates the refresh token behind the caller.
         let userinfo = replicas[1].get("/userinfo", &tokens.access_token).await;
         assert_eq!(userinfo.status(), 200);
