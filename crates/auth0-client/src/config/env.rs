@@ -83,7 +83,7 @@ pub struct Settings {
     /// `DELAY_SHUTDOWN_SECONDS`
     pub delay_shutdown: Duration,
     /// `SESSION_ENCRYPTION_KEY`: 32-byte keys, the first seals, all open.
-    pub session_encryption_keys: Vec<Secret>,
+    pub session_encryption_keys: Vec<EncryptionKey>,
     /// Mongo sync, when `MONGO_DB_URL` is set.
     pub mongo: Option<MongoSettings>,
 }
@@ -322,20 +322,50 @@ fn parse_host(entry: &str) -> Option<(String, u16)> {
     Some((host.to_owned(), port))
 }
 
+/// A 32-byte key of `SESSION_ENCRYPTION_KEY`, decoded once at startup. `Debug` prints `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EncryptionKey([u8; 32]);
+
+impl EncryptionKey {
+    /// Wraps raw key bytes.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// The raw key, for the cipher.
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Decodes standard or URL-safe base64, padded or not; `None` unless it is 32 bytes.
+    pub fn decode(text: &str) -> Option<Self> {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::{
+            STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD,
+        };
+        let bytes = [STANDARD, URL_SAFE, STANDARD_NO_PAD, URL_SAFE_NO_PAD]
+            .iter()
+            .find_map(|engine| engine.decode(text).ok())?;
+        bytes.try_into().ok().map(Self)
+    }
+}
+
+impl std::fmt::Debug for EncryptionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
 /// `SESSION_ENCRYPTION_KEY`: comma-separated base64 keys of 32 bytes each.
-fn encryption_keys(raw: Option<String>, errors: &mut Vec<String>) -> Vec<Secret> {
-    use base64::Engine as _;
+fn encryption_keys(raw: Option<String>, errors: &mut Vec<String>) -> Vec<EncryptionKey> {
     let Some(raw) = raw else {
         return Vec::new();
     };
     let mut keys = Vec::new();
     for (index, key) in raw.split(',').map(str::trim).enumerate() {
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(key)
-            .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(key));
-        match decoded {
-            Ok(bytes) if bytes.len() == 32 => keys.push(Secret::new(key)),
-            _ => errors.push(format!(
+        match EncryptionKey::decode(key) {
+            Some(key) => keys.push(key),
+            None => errors.push(format!(
                 "SESSION_ENCRYPTION_KEY: key #{} is not 32 bytes of base64 (make one with `openssl rand -base64 32`)",
                 index + 1
             )),
@@ -476,6 +506,24 @@ mod tests {
         let error = error_of(&[("SESSION_ENCRYPTION_KEY", "c2hvcnQ=")]);
         assert!(error.starts_with("SESSION_ENCRYPTION_KEY:"));
         assert!(!error.contains("c2hvcnQ="), "the key is not echoed");
+    }
+
+    #[test]
+    fn url_safe_and_unpadded_keys_decode_to_the_bytes_the_sealer_uses() {
+        // 32 bytes whose standard base64 holds '+' and '/', so the URL-safe form differs.
+        let bytes = [0xfb_u8; 32];
+        let standard = "+/v7+/v7+/v7+/v7+/v7+/v7+/v7+/v7+/v7+/v7+/s=";
+        for text in [
+            standard,
+            "-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_s",
+            "-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_s=",
+        ] {
+            let keys = env(&[("SESSION_ENCRYPTION_KEY", text)])
+                .unwrap()
+                .session_encryption_keys;
+            assert_eq!(keys, vec![EncryptionKey::from_bytes(bytes)], "{text}");
+        }
+        assert_eq!(format!("{:?}", EncryptionKey::from_bytes(bytes)), "***");
     }
 
     #[test]

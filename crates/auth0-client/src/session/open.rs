@@ -18,7 +18,7 @@ pub async fn open_store(settings: &Settings) -> Result<Arc<dyn SessionStore>, St
         None
     } else {
         Some(
-            Sealer::from_base64(&settings.session_encryption_keys)
+            Sealer::new(&settings.session_encryption_keys)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?,
         )
     };

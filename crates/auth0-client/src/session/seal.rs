@@ -7,11 +7,10 @@
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
-use base64::Engine;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::secret::Secret;
+use crate::config::env::EncryptionKey;
 
 const VERSION: u8 = 1;
 const NONCE_LEN: usize = 12;
@@ -37,9 +36,6 @@ impl std::fmt::Debug for Sealer {
 /// Why a record did not open.
 #[derive(Debug, thiserror::Error)]
 pub enum SealError {
-    /// A key is not base64 of 32 bytes.
-    #[error("SESSION_ENCRYPTION_KEY entry {0} is not base64 of 32 bytes")]
-    BadKey(usize),
     /// No key was given.
     #[error("SESSION_ENCRYPTION_KEY holds no key")]
     NoKey,
@@ -55,18 +51,12 @@ pub enum SealError {
 }
 
 impl Sealer {
-    /// Keys from `SESSION_ENCRYPTION_KEY` (base64, 32 bytes each); the first seals.
-    pub fn from_base64(keys: &[Secret]) -> Result<Self, SealError> {
+    /// Keys from `SESSION_ENCRYPTION_KEY`, decoded at startup; the first seals.
+    pub fn new(keys: &[EncryptionKey]) -> Result<Self, SealError> {
         let keys = keys
             .iter()
-            .enumerate()
-            .map(|(index, key)| {
-                let bytes = base64::engine::general_purpose::STANDARD
-                    .decode(key.expose().trim())
-                    .map_err(|_| SealError::BadKey(index))?;
-                Self::key(&bytes).ok_or(SealError::BadKey(index))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+            .filter_map(|key| Self::key(key.bytes()))
+            .collect::<Vec<_>>();
         if keys.is_empty() {
             return Err(SealError::NoKey);
         }
@@ -122,13 +112,13 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    fn key(byte: u8) -> Secret {
-        Secret::new(base64::engine::general_purpose::STANDARD.encode([byte; 32]))
+    fn key(byte: u8) -> EncryptionKey {
+        EncryptionKey::from_bytes([byte; 32])
     }
 
     #[test]
     fn a_sealed_record_opens_with_the_same_key_and_hides_the_plaintext() {
-        let sealer = Sealer::from_base64(&[key(1)]).unwrap();
+        let sealer = Sealer::new(&[key(1)]).unwrap();
         let record = sealer.seal(b"refresh-token-value", b"k").unwrap();
         assert!(!record.windows(7).any(|w| w == b"refresh"));
         assert_eq!(sealer.open(&record, b"k").unwrap(), b"refresh-token-value");
@@ -136,7 +126,7 @@ mod tests {
 
     #[test]
     fn two_seals_of_the_same_value_differ() {
-        let sealer = Sealer::from_base64(&[key(1)]).unwrap();
+        let sealer = Sealer::new(&[key(1)]).unwrap();
         assert_ne!(
             sealer.seal(b"x", b"k").unwrap(),
             sealer.seal(b"x", b"k").unwrap()
@@ -145,8 +135,8 @@ mod tests {
 
     #[test]
     fn rotation_opens_records_of_an_older_key_and_seals_with_the_first() {
-        let old = Sealer::from_base64(&[key(1)]).unwrap();
-        let rotated = Sealer::from_base64(&[key(2), key(1)]).unwrap();
+        let old = Sealer::new(&[key(1)]).unwrap();
+        let rotated = Sealer::new(&[key(2), key(1)]).unwrap();
         let record = old.seal(b"value", b"k").unwrap();
         assert_eq!(rotated.open(&record, b"k").unwrap(), b"value");
         let fresh = rotated.seal(b"value", b"k").unwrap();
@@ -158,7 +148,7 @@ mod tests {
 
     #[test]
     fn a_record_moved_under_another_key_or_tampered_does_not_open() {
-        let sealer = Sealer::from_base64(&[key(1)]).unwrap();
+        let sealer = Sealer::new(&[key(1)]).unwrap();
         let mut record = sealer.seal(b"value", b"k").unwrap();
         assert!(sealer.open(&record, b"other").is_err());
         let last = record.len() - 1;
@@ -171,15 +161,7 @@ mod tests {
     }
 
     #[test]
-    fn keys_that_are_not_32_bytes_of_base64_are_refused() {
-        assert!(matches!(
-            Sealer::from_base64(&[Secret::new("c2hvcnQ=")]),
-            Err(SealError::BadKey(0))
-        ));
-        assert!(matches!(
-            Sealer::from_base64(&[Secret::new("not base64!")]),
-            Err(SealError::BadKey(0))
-        ));
-        assert!(matches!(Sealer::from_base64(&[]), Err(SealError::NoKey)));
+    fn a_sealer_needs_a_key() {
+        assert!(matches!(Sealer::new(&[]), Err(SealError::NoKey)));
     }
 }

@@ -8,14 +8,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::support::redis::{Acl, RedisCluster, RedisSentinelSet, RedisServer, SENTINEL_MASTER};
-use auth0_client::config::env::{RedisMode, RedisSettings};
+use auth0_client::config::env::{EncryptionKey, RedisMode, RedisSettings};
 use auth0_client::secret::Secret;
 use auth0_client::session::redis::RedisBackend;
 use auth0_client::session::seal::Sealer;
 use auth0_client::session::{
     AuthState, MemoryStore, Session, SessionHandle, SessionStore, Store, StoreError,
 };
-use base64::Engine;
 use std::any::Any;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -88,10 +87,7 @@ fn redis_store(settings: &RedisSettings, scope: &str) -> Store<RedisBackend> {
 /// A sealer with one random key.
 pub fn random_sealer() -> Sealer {
     let key: [u8; 32] = rand::random();
-    Sealer::from_base64(&[Secret::new(
-        base64::engine::general_purpose::STANDARD.encode(key),
-    )])
-    .unwrap()
+    Sealer::new(&[EncryptionKey::from_bytes(key)]).unwrap()
 }
 
 mod fixtures {
@@ -675,20 +671,19 @@ async fn a_sealed_redis_dump_holds_no_token_nor_raw_handle() {
 async fn a_record_sealed_with_a_retired_key_is_corrupt_not_missing() {
     let server = RedisServer::start().await;
     let settings = settings(localhost(server.port()), RedisMode::Normal);
-    let key = |byte: u8| Secret::new(base64::engine::general_purpose::STANDARD.encode([byte; 32]));
-    let old = redis_store(&settings, "rotation").sealed(Sealer::from_base64(&[key(1)]).unwrap());
+    let key = |byte: u8| EncryptionKey::from_bytes([byte; 32]);
+    let old = redis_store(&settings, "rotation").sealed(Sealer::new(&[key(1)]).unwrap());
     let (handle, session) = (handle(), session_of(&unique("user"), 3600));
     old.put_session(&handle, &session).await.unwrap();
 
     let rotated =
-        redis_store(&settings, "rotation").sealed(Sealer::from_base64(&[key(2), key(1)]).unwrap());
+        redis_store(&settings, "rotation").sealed(Sealer::new(&[key(2), key(1)]).unwrap());
     assert_eq!(
         rotated.get_session(&handle).await.unwrap(),
         Some(session.clone()),
         "old key still opens"
     );
-    let retired =
-        redis_store(&settings, "rotation").sealed(Sealer::from_base64(&[key(2)]).unwrap());
+    let retired = redis_store(&settings, "rotation").sealed(Sealer::new(&[key(2)]).unwrap());
     assert!(matches!(
         retired.get_session(&handle).await,
         Err(StoreError::Corrupt(_))
@@ -1052,7 +1047,7 @@ mod replicas {
             tenant: &DevTenant,
             redis: RedisSettings,
             scope: &str,
-            keys: Vec<Secret>,
+            keys: Vec<EncryptionKey>,
         ) -> Replica {
             let mut settings = crate::support::app::settings();
             settings.redis = Some(redis);
@@ -1159,9 +1154,7 @@ mod replicas {
     async fn with_an_encryption_key_a_redis_dump_after_login_holds_no_token() {
         let tenant = DevTenant::start(TenantConfig::default()).await.unwrap();
         let redis = RedisServer::start().await;
-        let key = Secret::new(
-            base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>()),
-        );
+        let key = EncryptionKey::from_bytes(rand::random());
         let replica = Replica::spawn_sealed(&tenant, normal(&redis), "sealed", vec![key]).await;
         let tokens = replica.login().await;
         assert_eq!(
