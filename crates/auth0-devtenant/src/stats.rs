@@ -8,7 +8,7 @@ use crate::util::lock;
 /// Snapshot of counters.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Stats {
-    /// grant_type as sent (e.g. "password", "http://auth0.com/oauth/grant-type/password-realm",
+    /// grant_type as sent (e.g. "password", `http://auth0.com/oauth/grant-type/password-realm`,
     /// "refresh_token", "authorization_code", "client_credentials") -> successful grants issued.
     pub token_grants: BTreeMap<String, u64>,
     /// "METHOD /path-pattern" (e.g. "GET /userinfo", "GET /api/v2/users") -> requests received.
