@@ -63,23 +63,35 @@ pub fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
+/// Runs `future` on a multi-threaded runtime; a failure is logged once (by the JSON log
+/// when logging is up), then the logs are flushed.
 fn runtime(future: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
-    let result = tokio::runtime::Builder::new_multi_thread()
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(anyhow::Error::from)
-        .and_then(|runtime| runtime.block_on(future));
-    let code = match result {
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("auth0-client: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = match runtime.block_on(future) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(error) if error.is::<Reported>() => ExitCode::FAILURE,
         Err(error) => {
             tracing::error!("{error:#}");
-            eprintln!("auth0-client: {error:#}");
             ExitCode::FAILURE
         }
     };
     crate::telemetry::flush_logs();
     code
 }
+
+/// A failure whose every line was already logged: the process only exits 1.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration (logged above)")]
+struct Reported;
 
 async fn serve() -> anyhow::Result<()> {
     let config = match Config::load(env_var) {
@@ -90,7 +102,7 @@ async fn serve() -> anyhow::Result<()> {
             for line in &errors {
                 tracing::error!("{line}");
             }
-            anyhow::bail!("invalid configuration: {}", errors.join("; "));
+            return Err(Reported.into());
         }
     };
     crate::telemetry::init_logging(config.settings.log_level);

@@ -16,26 +16,36 @@ pub fn read_file(path: &Path) -> Result<ConfigFile, Vec<String>> {
             path.display()
         )]
     })?;
-    parse(&text)
+    parse_named(&text, &path.display().to_string())
 }
 
 /// Schema-checks, parses and cross-checks a `config.json` document.
 pub fn parse(text: &str) -> Result<ConfigFile, Vec<String>> {
+    parse_named(text, "config.json")
+}
+
+/// [`parse`] for the file `name`: every problem in one run, schema and cross-field alike
+/// (the cross-field rules run whenever the document still maps onto the typed config).
+fn parse_named(text: &str, name: &str) -> Result<ConfigFile, Vec<String>> {
     let document: Value = serde_json::from_str(text).map_err(|error| {
         vec![format!(
-            "config.json is not valid JSON: line {}, column {}",
+            "{name} is not valid JSON: line {}, column {}",
             error.line(),
             error.column()
         )]
     })?;
-    check_schema(&document)?;
-    let file: ConfigFile =
-        serde_json::from_value(document).map_err(|error| vec![format!("config.json: {error}")])?;
-    let errors = cross_checks(&file);
-    if errors.is_empty() {
-        Ok(file)
-    } else {
-        Err(errors)
+    let mut errors = check_schema(&document).err().unwrap_or_default();
+    match serde_json::from_value::<ConfigFile>(document) {
+        Ok(file) => {
+            errors.extend(cross_checks(&file));
+            if errors.is_empty() {
+                Ok(file)
+            } else {
+                Err(errors)
+            }
+        }
+        Err(_) if !errors.is_empty() => Err(errors),
+        Err(error) => Err(vec![format!("{name}: {error}")]),
     }
 }
 

@@ -3,5 +3,6 @@
 mod auth;
 mod ops;
 mod sessions;
+mod startup;
 mod support;
 mod users;
