@@ -9,7 +9,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler as _;
 use axum::middleware::from_fn;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::net::TcpListener;
@@ -131,9 +131,11 @@ pub struct Application {
 }
 
 impl Application {
-    /// Builds the state and binds `0.0.0.0:HTTP_PORT` (port 0: any free port).
+    /// Builds the state and binds `HTTP_ADDRESS:HTTP_PORT`, or every interface (IPv6 and
+    /// IPv4) without `HTTP_ADDRESS` (port 0: any free port).
     pub async fn build(config: Config, store: Arc<dyn SessionStore>) -> anyhow::Result<Self> {
-        Self::build_on(config, store, IpAddr::V4(Ipv4Addr::UNSPECIFIED)).await
+        let address = config.settings.server.address;
+        Self::bind(config, store, address).await
     }
 
     /// [`Application::build`] on a given interface (dev mode binds loopback only).
@@ -142,12 +144,21 @@ impl Application {
         store: Arc<dyn SessionStore>,
         ip: IpAddr,
     ) -> anyhow::Result<Self> {
+        Self::bind(config, store, Some(ip)).await
+    }
+
+    async fn bind(
+        config: Config,
+        store: Arc<dyn SessionStore>,
+        address: Option<IpAddr>,
+    ) -> anyhow::Result<Self> {
         crate::telemetry::prometheus();
         let port = config.settings.http_port;
         let state = AppState::new(Arc::new(config), store).map_err(anyhow::Error::msg)?;
-        let listener = TcpListener::bind(SocketAddr::new(ip, port))
-            .await
-            .map_err(|error| anyhow::anyhow!("HTTP_PORT: cannot listen on {ip}:{port}: {error}"))?;
+        let listener = crate::server::bind(address, port).map_err(|error| {
+            let shown = address.map_or_else(|| "every interface".to_owned(), |ip| ip.to_string());
+            anyhow::anyhow!("HTTP_ADDRESS/HTTP_PORT: cannot listen on {shown}, port {port}: {error}")
+        })?;
         let port = listener.local_addr()?.port();
         Ok(Self {
             listener,
@@ -189,12 +200,9 @@ impl Application {
             }
         });
         let upkeep = tokio::spawn(crate::telemetry::metrics_upkeep());
+        let server = self.state.config.settings.server.clone();
         let router = router(self.state).merge(self.extra);
-        let served = axum::serve(
-            self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
+        let served = crate::server::serve(self.listener, router, &server, async move {
             lifecycle.triggered().await;
             tokio::time::sleep(delay).await;
             tracing::info!("closing the listener; finishing in-flight requests");

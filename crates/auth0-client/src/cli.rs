@@ -4,6 +4,7 @@ use crate::app::Application;
 use crate::config::Config;
 use crate::config::env::{LogLevel, Settings};
 use clap::{Parser, Subcommand};
+use std::net::IpAddr;
 use std::process::ExitCode;
 
 /// auth0-client: a login gateway in front of Auth0.
@@ -20,11 +21,16 @@ pub struct Cli {
 pub enum Command {
     /// Run the service, configured by the environment (the default).
     Serve,
-    /// Everything on this machine: embedded dev tenant, in-memory sessions, generated config.
+    /// Everything on this machine: embedded dev tenant, in-memory sessions, generated config
+    /// (not in builds without the `dev` feature).
     Dev {
         /// Port of auth0-client (the dev tenant takes the next one).
         #[arg(long, env = "HTTP_PORT", default_value_t = 8080)]
         port: u16,
+        /// Listen on this IP address instead of loopback (e.g. 0.0.0.0 or ::): the dev
+        /// tenant's seeded user and secrets become reachable from the network.
+        #[arg(long, value_name = "ADDR", value_parser = listen_address)]
+        listen: Option<IpAddr>,
     },
     /// Validate the environment and the config file; exit 0 when valid, 1 otherwise.
     CheckConfig,
@@ -54,8 +60,23 @@ pub fn main() -> ExitCode {
             }
         },
         Command::Serve => runtime(serve()),
-        Command::Dev { port } => runtime(crate::dev::run(port)),
+        #[cfg(feature = "dev")]
+        Command::Dev { port, listen } => runtime(crate::dev::run(port, listen)),
+        #[cfg(not(feature = "dev"))]
+        Command::Dev { .. } => {
+            eprintln!("{NO_DEV_MODE}");
+            ExitCode::from(2)
+        }
     }
+}
+
+/// The one line `auth0-client dev` prints (exit 2) in a build without the `dev` feature.
+pub const NO_DEV_MODE: &str = "auth0-client: this build has no dev mode (built without the `dev` cargo feature); run `serve`, or build with default features for `dev`";
+
+/// `--listen`: an IPv4 or IPv6 address (brackets allowed).
+fn listen_address(raw: &str) -> Result<IpAddr, String> {
+    crate::config::server::parse_ip(raw)
+        .ok_or_else(|| format!("expected an IP address such as 0.0.0.0 or ::, got {raw:?}"))
 }
 
 /// The process environment, for [`Config::load`].

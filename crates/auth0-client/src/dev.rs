@@ -30,21 +30,35 @@ pub const TOKEN: &str = "token";
 /// The default connection of the dev tenant.
 const UPA: &str = "Username-Password-Authentication";
 
-/// Runs dev mode on `127.0.0.1:port` (0: any free port) until Ctrl-C.
-pub async fn run(port: u16) -> anyhow::Result<()> {
+/// Runs dev mode on `127.0.0.1:port` (0: any free port), or on `listen` with a warning,
+/// until Ctrl-C.
+pub async fn run(port: u16, listen: Option<IpAddr>) -> anyhow::Result<()> {
     crate::telemetry::init_logging(LogLevel::Info);
     let port = if port == 0 { free_port()? } else { port };
+    let ip = listen.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    if let Some(warning) = exposure_warning(ip) {
+        eprintln!("{warning}");
+    }
     let tenant = DevTenant::start_on(TenantConfig::default(), 0).await?;
     let address = format!("http://127.0.0.1:{port}");
     let config = config(&tenant.url(), &address, port);
     let store = Arc::new(crate::session::MemoryStore::new());
-    let app = Application::build_on(config, store, IpAddr::V4(Ipv4Addr::LOCALHOST))
+    let app = Application::build_on(config, store, ip)
         .await?
         .with_routes(callback_routes());
     println!("{}", banner(&address, &tenant.url()));
     app.run_until_stopped().await?;
     drop(tenant);
     Ok(())
+}
+
+/// The warning printed when dev mode listens beyond loopback (`--listen`).
+fn exposure_warning(ip: IpAddr) -> Option<String> {
+    (!ip.is_loopback()).then(|| {
+        format!(
+            "WARNING: dev mode is listening on {ip} (--listen), not loopback only: anyone who can reach this port can log in as the seeded user and call the user-management routes. Never do this on an untrusted network."
+        )
+    })
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -127,6 +141,7 @@ pub fn config(tenant: &str, address: &str, port: u16) -> Config {
         delay_shutdown: Duration::ZERO,
         session_encryption_keys: Vec::new(),
         mongo: None,
+        server: crate::config::server::ServerSettings::default(),
     };
     Config { settings, file }
 }
@@ -210,6 +225,15 @@ mod tests {
             file.clients[WEBSITE].redirect_url,
             "http://127.0.0.1:8080/dev/callback/website"
         );
+    }
+
+    #[test]
+    fn listening_beyond_loopback_warns_and_loopback_does_not() {
+        assert_eq!(exposure_warning(IpAddr::V4(Ipv4Addr::LOCALHOST)), None);
+        assert_eq!(exposure_warning("::1".parse().unwrap()), None);
+        let warning = exposure_warning("0.0.0.0".parse().unwrap()).unwrap();
+        assert!(warning.starts_with("WARNING: "), "{warning}");
+        assert!(warning.contains("0.0.0.0"), "{warning}");
     }
 
     #[test]

@@ -8,11 +8,13 @@ pub mod app;
 pub mod auth0;
 pub mod cli;
 pub mod config;
+#[cfg(feature = "dev")]
 pub mod dev;
 pub mod http;
 pub mod login;
 pub mod metrics;
 pub mod secret;
+pub mod server;
 pub mod session;
 pub mod telemetry;
 pub mod users;

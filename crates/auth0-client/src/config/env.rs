@@ -86,6 +86,8 @@ pub struct Settings {
     pub session_encryption_keys: Vec<EncryptionKey>,
     /// Mongo sync, when `MONGO_DB_URL` is set.
     pub mongo: Option<MongoSettings>,
+    /// `HTTP_ADDRESS`, the HTTP timeouts and the connection limit.
+    pub server: super::server::ServerSettings,
 }
 
 impl LogLevel {
@@ -210,6 +212,7 @@ impl Settings {
             }
         };
         let redis = redis_settings(&get, &mut errors);
+        let server = super::server::ServerSettings::read(&get, &mut errors);
         let session_encryption_keys = encryption_keys(get("SESSION_ENCRYPTION_KEY"), &mut errors);
         let mongo = get("MONGO_DB_URL").map(|url| MongoSettings {
             url: Secret::new(url),
@@ -246,6 +249,7 @@ impl Settings {
             delay_shutdown: Duration::from_secs(delay_seconds),
             session_encryption_keys,
             mongo,
+            server,
         })
     }
 }

@@ -233,6 +233,9 @@ impl From<LoginError> for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
+        if crate::server::body::timed_out(&rejection) {
+            return Self::body_timeout();
+        }
         let status = match &rejection {
             JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             _ => StatusCode::BAD_REQUEST,
@@ -243,6 +246,9 @@ impl From<JsonRejection> for ApiError {
 
 impl From<FormRejection> for ApiError {
     fn from(rejection: FormRejection) -> Self {
+        if crate::server::body::timed_out(&rejection) {
+            return Self::body_timeout();
+        }
         let status = match &rejection {
             FormRejection::InvalidFormContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             _ => StatusCode::BAD_REQUEST,
@@ -260,6 +266,16 @@ impl From<QueryRejection> for ApiError {
 impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> Self {
         Self::bad_request(redact_quoted(&rejection.body_text()))
+    }
+}
+
+impl ApiError {
+    /// `408`: the request body did not arrive within `HTTP_BODY_READ_TIMEOUT_SECONDS`.
+    pub fn body_timeout() -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "The request body was not received in time.",
+        )
     }
 }
 

@@ -328,6 +328,9 @@ pub async fn import_errors(
 }
 
 fn multipart_error(error: MultipartError) -> ApiError {
+    if crate::server::body::timed_out(&error) {
+        return ApiError::body_timeout();
+    }
     if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
         too_large()
     } else {

@@ -195,6 +195,7 @@ pub fn settings() -> Settings {
         delay_shutdown: Duration::ZERO,
         session_encryption_keys: Vec::new(),
         mongo: None,
+        server: auth0_client::config::server::ServerSettings::default(),
     }
 }
 
