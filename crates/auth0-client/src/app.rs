@@ -157,7 +157,9 @@ impl Application {
         let state = AppState::new(Arc::new(config), store).map_err(anyhow::Error::msg)?;
         let listener = crate::server::bind(address, port).map_err(|error| {
             let shown = address.map_or_else(|| "every interface".to_owned(), |ip| ip.to_string());
-            anyhow::anyhow!("HTTP_ADDRESS/HTTP_PORT: cannot listen on {shown}, port {port}: {error}")
+            anyhow::anyhow!(
+                "HTTP_ADDRESS/HTTP_PORT: cannot listen on {shown}, port {port}: {error}"
+            )
         })?;
         let port = listener.local_addr()?.port();
         Ok(Self {

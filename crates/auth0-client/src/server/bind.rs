@@ -32,7 +32,11 @@ pub fn bind(address: Option<IpAddr>, port: u16) -> io::Result<TcpListener> {
 /// A listening, non-blocking socket on `address`; an IPv6 socket accepts IPv4 too when
 /// `dual_stack`, and only IPv6 otherwise.
 fn listen(address: SocketAddr, dual_stack: bool) -> io::Result<std::net::TcpListener> {
-    let socket = Socket::new(Domain::for_address(address), Type::STREAM, Some(Protocol::TCP))?;
+    let socket = Socket::new(
+        Domain::for_address(address),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
     if address.is_ipv6() {
         socket.set_only_v6(!dual_stack)?;
     }
@@ -62,7 +66,9 @@ mod tests {
 
     #[test]
     fn a_taken_port_or_a_denied_bind_is_not_mistaken_for_missing_ipv6() {
-        assert!(!ipv6_unavailable(&io::Error::from(io::ErrorKind::AddrInUse)));
+        assert!(!ipv6_unavailable(&io::Error::from(
+            io::ErrorKind::AddrInUse
+        )));
         assert!(!ipv6_unavailable(&io::Error::from(
             io::ErrorKind::PermissionDenied
         )));

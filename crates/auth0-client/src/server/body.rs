@@ -89,9 +89,9 @@ mod tests {
 
     /// A body that yields one chunk, then never ends.
     fn stalled() -> impl Body<Data = Bytes, Error = std::convert::Infallible> + Unpin {
-        let first = futures::stream::once(std::future::ready(Ok(Frame::data(
-            Bytes::from_static(b"{\"a\""),
-        ))));
+        let first = futures::stream::once(std::future::ready(Ok(Frame::data(Bytes::from_static(
+            b"{\"a\"",
+        )))));
         http_body_util::StreamBody::new(futures::StreamExt::chain(
             first,
             futures::stream::pending(),

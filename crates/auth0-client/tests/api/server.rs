@@ -269,7 +269,9 @@ fn check_config_refuses_a_bad_http_address_naming_the_variable() {
         "{stderr}"
     );
     assert!(
-        lines.iter().any(|l| l.starts_with("HTTP_MAX_CONNECTIONS: ")),
+        lines
+            .iter()
+            .any(|l| l.starts_with("HTTP_MAX_CONNECTIONS: ")),
         "{stderr}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
