@@ -4,7 +4,7 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use crate::support::app::{config_file, settings};
+use crate::support::app::{DEV_EMAIL, DEV_PASSWORD, config_file, settings};
 use auth0_client::app::{Application, Lifecycle};
 use auth0_client::config::Config;
 use auth0_client::config::server::ServerSettings;
@@ -26,7 +26,7 @@ struct Served {
     port: u16,
     lifecycle: Arc<Lifecycle>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
-    _tenant: DevTenant,
+    tenant: DevTenant,
 }
 
 impl Served {
@@ -48,7 +48,7 @@ impl Served {
             port,
             lifecycle,
             server,
-            _tenant: tenant,
+            tenant,
         }
     }
 
@@ -185,6 +185,39 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     let mut stream = TcpStream::connect(app.v4()).await.unwrap();
     stream.write_all(GET_HEALTHZ).await.unwrap();
     assert_eq!(read_response(&mut stream).await.0, 200);
+    assert_closed_by_server(&mut stream).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_request_served_longer_than_the_idle_and_header_timeouts_still_completes() {
+    let app = Served::start(ServerSettings {
+        header_read_timeout: Duration::from_millis(50),
+        idle_timeout: Duration::from_millis(50),
+        ..ServerSettings::default()
+    })
+    .await;
+    // Auth0 answers the login only after several idle timeouts have passed.
+    app.tenant
+        .faults()
+        .set_latency("/oauth/token", Duration::from_millis(500));
+    let body = format!("grant_type=password&username={DEV_EMAIL}&password={DEV_PASSWORD}")
+        .replace('@', "%40")
+        .replace('!', "%21");
+    let mut stream = TcpStream::connect(app.v4()).await.unwrap();
+    stream
+        .write_all(
+            format!(
+                "POST /oauth/token HTTP/1.1\r\nhost: test\r\nclient-type: token\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let (status, body) = read_response(&mut stream).await;
+    assert_eq!(status, 200, "{body}");
+    // Idle again afterwards: closed.
     assert_closed_by_server(&mut stream).await;
     app.stop().await;
 }
