@@ -12,7 +12,7 @@ pub struct ServerSettings {
     /// IPv4 (`[::]` dual-stack, or `0.0.0.0` where IPv6 is unavailable).
     pub address: Option<IpAddr>,
     /// `HTTP_HEADER_READ_TIMEOUT_SECONDS`: a new connection's first request header must be
-    /// complete within this time (at most the idle timeout), or the connection is closed.
+    /// complete within this time, or the connection is closed.
     pub header_read_timeout: Duration,
     /// `HTTP_BODY_READ_TIMEOUT_SECONDS`: a request body must be read whole within this
     /// time of the first wait for it (`408`).
