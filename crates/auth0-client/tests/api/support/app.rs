@@ -111,6 +111,7 @@ pub fn client(tenant_url: &str, id: &str, secret: &str, scopes: &[&str]) -> Clie
         default_connection: None,
         same_site: None,
         authorize_state_required: false,
+        token_endpoint_auth_method: None,
     }
 }
 
