@@ -163,9 +163,9 @@ struct ErrorBody {
 pub fn is_token68(token: &str) -> bool {
     let body = token.trim_end_matches('=');
     !body.is_empty()
-        && body
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
 }
 
 /// Client of the Authentication API of any tenant (the tenant comes with each [`Application`]).
@@ -288,7 +288,8 @@ fn basic_credentials(app: &Application) -> Option<HeaderValue> {
     if app.client_auth != ClientAuth::ClientSecretBasic {
         return None;
     }
-    let encode = |part: &str| url::form_urlencoded::byte_serialize(part.as_bytes()).collect::<String>();
+    let encode =
+        |part: &str| url::form_urlencoded::byte_serialize(part.as_bytes()).collect::<String>();
     let joined = format!(
         "{}:{}",
         encode(&app.client_id),
@@ -387,7 +388,16 @@ mod tests {
         for good in ["abc", "eyJ.a-b_c~d+e/f", "YWJj==", "a="] {
             assert!(is_token68(good), "{good}");
         }
-        for bad in ["", "=", "a b", "x; Domain=evil", "a\"b", "a=b", "tök", "a,b"] {
+        for bad in [
+            "",
+            "=",
+            "a b",
+            "x; Domain=evil",
+            "a\"b",
+            "a=b",
+            "tök",
+            "a,b",
+        ] {
             assert!(!is_token68(bad), "{bad}");
         }
     }

@@ -23,7 +23,10 @@ pub enum BodyError {
 
 /// Reads `response`'s body, refusing it once it passes `limit` bytes (a declared
 /// `Content-Length` over the limit is refused before reading anything).
-pub async fn read_capped(mut response: reqwest::Response, limit: usize) -> Result<Bytes, BodyError> {
+pub async fn read_capped(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Bytes, BodyError> {
     let declared = response.content_length().unwrap_or(0);
     if declared > u64::try_from(limit).unwrap_or(u64::MAX) {
         return Err(BodyError::TooLarge(limit));

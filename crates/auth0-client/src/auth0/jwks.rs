@@ -215,8 +215,8 @@ impl JwksCache {
         let cached = self.cached(base_url);
         if let Some(cached) = &cached {
             let found = cached.keys.find(kid, alg).cloned();
-            let recently_tried = now.saturating_duration_since(cached.attempted_at)
-                < self.refetch_interval;
+            let recently_tried =
+                now.saturating_duration_since(cached.attempted_at) < self.refetch_interval;
             match found {
                 Some(key) if now < cached.fresh_until => return Ok(key),
                 // Stale keys after a failed refetch keep working up to the ceiling.

@@ -198,7 +198,9 @@ impl From<Auth0Error> for ApiError {
                     "Auth0's rate limit was reached; retry later.",
                     retry_after.unwrap_or(1),
                 ),
-                _ if status == 429 => Self::too_many_requests(description, retry_after.unwrap_or(1)),
+                _ if status == 429 => {
+                    Self::too_many_requests(description, retry_after.unwrap_or(1))
+                }
                 _ if matches!(status, 400 | 403 | 404 | 409) => {
                     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
                     Self::new(status, description)

@@ -169,9 +169,15 @@ mod tests {
         let set = KeySet::parse(document.to_string().as_bytes()).unwrap();
         assert_eq!(set.len(), 1, "{set:?}");
         assert!(set.find(Some("good"), Algorithm::RS256).is_some());
-        assert!(set.find(None, Algorithm::RS256).is_some(), "the only usable key");
+        assert!(
+            set.find(None, Algorithm::RS256).is_some(),
+            "the only usable key"
+        );
         assert!(set.find(Some("p521"), Algorithm::ES256).is_none());
-        assert!(set.find(Some("good"), Algorithm::RS384).is_none(), "declared alg");
+        assert!(
+            set.find(Some("good"), Algorithm::RS384).is_none(),
+            "declared alg"
+        );
     }
 
     #[test]
@@ -194,7 +200,10 @@ mod tests {
         let minutes = |m: u64| Duration::from_secs(m * 60);
         assert_eq!(cache_age(None), MIN_CACHE_AGE);
         assert_eq!(cache_age(Some("public, max-age=15")), MIN_CACHE_AGE);
-        assert_eq!(cache_age(Some("public, max-age=3600, stale-while-revalidate=60")), minutes(60));
+        assert_eq!(
+            cache_age(Some("public, max-age=3600, stale-while-revalidate=60")),
+            minutes(60)
+        );
         assert_eq!(cache_age(Some("Max-Age=\"1200\"")), minutes(20));
         assert_eq!(cache_age(Some("max-age=99999999")), MAX_CACHE_AGE);
         assert_eq!(cache_age(Some("no-cache")), MIN_CACHE_AGE);

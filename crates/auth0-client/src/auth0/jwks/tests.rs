@@ -39,9 +39,17 @@ fn algorithms_default_to_rs256_and_none_is_refused() {
 
 #[test]
 fn every_algorithm_of_the_verifier_is_accepted() {
-    let all: Vec<String> = SUPPORTED_ALGORITHMS.iter().map(|s| (*s).to_owned()).collect();
+    let all: Vec<String> = SUPPORTED_ALGORITHMS
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
     let parsed = parse_algorithms(&all).unwrap();
-    for alg in [Algorithm::EdDSA, Algorithm::HS384, Algorithm::HS512, Algorithm::PS512] {
+    for alg in [
+        Algorithm::EdDSA,
+        Algorithm::HS384,
+        Algorithm::HS512,
+        Algorithm::PS512,
+    ] {
         assert!(parsed.contains(&alg), "{alg:?}");
     }
     assert_eq!(parsed.len(), 12, "jsonwebtoken's 12 algorithms");
@@ -59,7 +67,10 @@ async fn a_token_with_alg_none_is_malformed() {
     let cache = JwksCache::new(reqwest::Client::new());
     let secret = Secret::new("s");
     let result = cache
-        .verify(&Secret::new(token), &expected("http://127.0.0.1:9", "http://t/", &secret))
+        .verify(
+            &Secret::new(token),
+            &expected("http://127.0.0.1:9", "http://t/", &secret),
+        )
         .await;
     assert!(matches!(result, Err(TokenError::Malformed)), "{result:?}");
 }
@@ -74,7 +85,10 @@ async fn an_hs256_token_is_refused_when_the_client_allows_only_rs256() {
     expected.algorithms = &[Algorithm::RS256];
     let result = cache.verify(&token, &expected).await;
     assert!(
-        matches!(result, Err(TokenError::AlgorithmNotAllowed(Algorithm::HS256))),
+        matches!(
+            result,
+            Err(TokenError::AlgorithmNotAllowed(Algorithm::HS256))
+        ),
         "{result:?}"
     );
 }
@@ -195,7 +209,10 @@ mod cache {
                 axum::routing::get(move || async move {
                     counted.fetch_add(1, Ordering::SeqCst);
                     let (body, cache_control) = served.lock().unwrap().clone();
-                    ([(axum::http::header::CACHE_CONTROL, cache_control)], axum::Json(body))
+                    (
+                        [(axum::http::header::CACHE_CONTROL, cache_control)],
+                        axum::Json(body),
+                    )
                 }),
             );
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -243,15 +260,29 @@ mod cache {
         let clock = clock();
         let cache = cache_with(&clock).with_refetch_interval(Duration::from_secs(30));
 
-        cache.verify(&token(&old, "old", &jwks.issuer), &expected).await.unwrap();
+        cache
+            .verify(&token(&old, "old", &jwks.issuer), &expected)
+            .await
+            .unwrap();
         jwks.set(json!({"keys": [jwk(&old, "old"), jwk(&new, "new")]}));
-        let too_soon = cache.verify(&token(&new, "new", &jwks.issuer), &expected).await;
-        assert!(matches!(too_soon, Err(TokenError::UnknownKey)), "{too_soon:?}");
+        let too_soon = cache
+            .verify(&token(&new, "new", &jwks.issuer), &expected)
+            .await;
+        assert!(
+            matches!(too_soon, Err(TokenError::UnknownKey)),
+            "{too_soon:?}"
+        );
         assert_eq!(jwks.fetches(), 1);
 
         clock.advance(Duration::from_secs(31));
-        cache.verify(&token(&new, "new", &jwks.issuer), &expected).await.unwrap();
-        cache.verify(&token(&old, "old", &jwks.issuer), &expected).await.unwrap();
+        cache
+            .verify(&token(&new, "new", &jwks.issuer), &expected)
+            .await
+            .unwrap();
+        cache
+            .verify(&token(&old, "old", &jwks.issuer), &expected)
+            .await
+            .unwrap();
         assert_eq!(jwks.fetches(), 2);
     }
 
@@ -277,9 +308,15 @@ mod cache {
 
         clock.advance(Duration::from_secs(2));
         let removed = cache.verify(&old_token, &expected).await;
-        assert!(matches!(removed, Err(TokenError::UnknownKey)), "{removed:?}");
+        assert!(
+            matches!(removed, Err(TokenError::UnknownKey)),
+            "{removed:?}"
+        );
         assert_eq!(jwks.fetches(), 2, "fetched again after max-age");
-        cache.verify(&token(&new, "new", &jwks.issuer), &expected).await.unwrap();
+        cache
+            .verify(&token(&new, "new", &jwks.issuer), &expected)
+            .await
+            .unwrap();
         assert_eq!(jwks.fetches(), 2);
     }
 
@@ -319,6 +356,9 @@ mod cache {
         let secret = Secret::new("s");
         let expected = expected(&jwks.base_url, &jwks.issuer, &secret);
         let cache = JwksCache::new(reqwest::Client::new());
-        cache.verify(&token(&good, "good", &jwks.issuer), &expected).await.unwrap();
+        cache
+            .verify(&token(&good, "good", &jwks.issuer), &expected)
+            .await
+            .unwrap();
     }
 }
