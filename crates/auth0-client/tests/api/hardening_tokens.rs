@@ -222,6 +222,38 @@ async fn a_grant_the_client_may_not_use_is_502_for_the_operator_not_403() {
 }
 
 #[tokio::test]
+async fn a_refused_client_is_logged_at_error_naming_the_client_without_its_secret() {
+    use auth0_client::config::env::LogLevel;
+    use auth0_client::telemetry::{JsonLayer, LineWriter};
+    use std::sync::{Arc, Mutex};
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let buffer = Arc::new(Mutex::new(Vec::<u8>::new()));
+    let writer: LineWriter = buffer.clone();
+    let subscriber = tracing_subscriber::registry().with(JsonLayer::new(LogLevel::Debug, writer));
+    // The test runtime is single-threaded: the app's tasks run under this subscriber.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let app =
+        spawn_tenant(|tenant| tenant.clients[1].grant_types = vec!["refresh_token".into()]).await;
+    assert_error(app.password_login(TOKEN).await, 502).await;
+    let text = String::from_utf8(buffer.lock().unwrap().clone()).unwrap();
+    let line: Value = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| l["level"] == 50)
+        .unwrap_or_else(|| panic!("no error line in {text}"));
+    assert_eq!(line["client_id"], "dev-token-client", "{line}");
+    assert!(
+        line["msg"]
+            .as_str()
+            .unwrap()
+            .contains("client credentials or grant"),
+        "{line}"
+    );
+    assert!(!text.contains("dev-token-secret"), "{text}");
+    assert!(!text.contains(DEV_PASSWORD), "{text}");
+}
+
+#[tokio::test]
 async fn wrong_client_credentials_are_502_without_the_secret() {
     let app = TestApp::spawn_with(Options {
         edit: Box::new(|file| {
