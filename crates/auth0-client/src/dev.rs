@@ -82,6 +82,7 @@ pub fn config(tenant: &str, address: &str, port: u16) -> Config {
         default_connection: Some(UPA.to_owned()),
         same_site: None,
         authorize_state_required: false,
+        token_endpoint_auth_method: None,
     };
     let mut website = client(
         "dev-website-client",

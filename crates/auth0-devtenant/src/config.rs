@@ -34,6 +34,12 @@ pub struct TenantConfig {
     pub clients: Vec<ClientConfig>,
     /// Users, seeded at start.
     pub users: Vec<UserConfig>,
+    /// Extra entries published in the JWKS beside the signing key (e.g. keys of other
+    /// types or uses, to test how a relying party reads a mixed set). Never used to sign.
+    pub extra_jwks: Vec<Value>,
+    /// Consecutive wrong passwords after which a user's logins answer
+    /// `too_many_attempts` (Auth0's brute-force protection); 0 turns it off.
+    pub brute_force_threshold: u32,
 }
 
 /// A database connection.
@@ -69,7 +75,8 @@ pub struct ClientConfig {
     /// Names of the connections enabled for this client (empty: all).
     #[serde(default)]
     pub connections: Vec<String>,
-    /// `client_secret_post` / `client_secret_basic` (both accepted) or `none` (public client).
+    /// `client_secret_post` (the secret in the body or in HTTP Basic), `client_secret_basic`
+    /// (HTTP Basic only: a secret in the body is refused) or `none` (public client).
     #[serde(default = "default_auth_method")]
     pub token_endpoint_auth_method: String,
 }
@@ -127,6 +134,12 @@ pub struct UserConfig {
     /// Blocked users cannot log in.
     #[serde(default)]
     pub blocked: bool,
+    /// Password logins answer `mfa_required` (the user is enrolled in MFA).
+    #[serde(default)]
+    pub mfa_required: bool,
+    /// Logins are denied with this reason, as a login Action's `api.access.deny` would.
+    #[serde(default)]
+    pub login_denied: Option<String>,
     /// `app_metadata`.
     #[serde(default = "empty_object")]
     pub app_metadata: Value,
@@ -216,6 +229,8 @@ impl Default for TenantConfig {
                     family_name: None,
                     email_verified: true,
                     blocked: false,
+                    mfa_required: false,
+                    login_denied: None,
                     app_metadata: json!({"groups": ["admin", "dev"]}),
                     user_metadata: json!({"theme": "dark"}),
                 },
@@ -231,10 +246,14 @@ impl Default for TenantConfig {
                     family_name: None,
                     email_verified: true,
                     blocked: false,
+                    mfa_required: false,
+                    login_denied: None,
                     app_metadata: json!({"groups": ["viewer"]}),
                     user_metadata: json!({}),
                 },
             ],
+            extra_jwks: Vec::new(),
+            brute_force_threshold: 0,
         }
     }
 }

@@ -11,6 +11,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
+use crate::faults::InjectedBody;
 use crate::state::Tenant;
 
 /// Body of `POST /__devtenant/faults`.
@@ -23,6 +24,19 @@ struct FaultRequest {
     #[serde(default)]
     drop: bool,
     rate_limit: Option<RateLimitRequest>,
+    /// With `status`: the body answered instead of Auth0's error shape (a JSON value, or
+    /// a string answered as `text/plain`).
+    body: Option<serde_json::Value>,
+    /// Answer `200` with a body that never ends.
+    #[serde(default)]
+    endless_body: bool,
+}
+
+/// Body of `POST /__devtenant/access-token-override`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OverrideRequest {
+    value: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -45,6 +59,7 @@ pub(crate) fn routes() -> Router<Arc<Tenant>> {
         .route("/__devtenant/stats", get(stats))
         .route("/__devtenant/faults", post(set_faults).delete(clear_faults))
         .route("/__devtenant/access-token-ttl", post(set_ttl))
+        .route("/__devtenant/access-token-override", post(set_override))
 }
 
 async fn stats(State(tenant): State<Arc<Tenant>>) -> Response {
@@ -74,8 +89,17 @@ async fn set_faults(State(tenant): State<Arc<Tenant>>, body: axum::body::Bytes) 
     if let Some(ms) = request.latency_ms {
         faults.set_latency(prefix, Duration::from_millis(ms));
     }
-    if let Some(status) = request.status {
-        faults.set_error(prefix, status);
+    match (request.status, request.body) {
+        (Some(status), Some(serde_json::Value::String(text))) => {
+            faults.set_body(prefix, status, InjectedBody::Text(text));
+        }
+        (Some(status), Some(value)) => faults.set_body(prefix, status, InjectedBody::Json(value)),
+        (Some(status), None) => faults.set_error(prefix, status),
+        (None, Some(_)) => return bad_request("body needs a status".to_owned()),
+        (None, None) => {}
+    }
+    if request.endless_body {
+        faults.set_body(prefix, 200, InjectedBody::Endless);
     }
     if request.drop {
         faults.set_drop(prefix);
@@ -89,6 +113,16 @@ async fn set_faults(State(tenant): State<Arc<Tenant>>, body: axum::body::Bytes) 
 async fn clear_faults(State(tenant): State<Arc<Tenant>>) -> Response {
     tenant.faults.clear();
     StatusCode::NO_CONTENT.into_response()
+}
+
+async fn set_override(State(tenant): State<Arc<Tenant>>, body: axum::body::Bytes) -> Response {
+    match serde_json::from_slice::<OverrideRequest>(&body) {
+        Ok(request) => {
+            tenant.faults.set_access_token_override(request.value);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(error) => bad_request(format!("invalid body: {error}")),
+    }
 }
 
 async fn set_ttl(State(tenant): State<Arc<Tenant>>, body: axum::body::Bytes) -> Response {

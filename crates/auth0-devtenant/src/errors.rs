@@ -12,6 +12,7 @@ pub(crate) struct AuthError {
     status: StatusCode,
     error: &'static str,
     description: String,
+    mfa_token: Option<String>,
 }
 
 impl AuthError {
@@ -25,7 +26,14 @@ impl AuthError {
             status,
             error,
             description: description.into(),
+            mfa_token: None,
         }
+    }
+
+    /// The same error carrying an `mfa_token` (Auth0's `mfa_required` answer).
+    pub(crate) fn with_mfa_token(mut self, token: String) -> Self {
+        self.mfa_token = Some(token);
+        self
     }
 
     /// 400 `invalid_request`.
@@ -75,7 +83,10 @@ impl AuthError {
 
 impl IntoResponse for AuthError {
     fn into_response(self) -> Response {
-        let body = json!({"error": self.error, "error_description": self.description});
+        let mut body = json!({"error": self.error, "error_description": self.description});
+        if let Some(token) = self.mfa_token {
+            body["mfa_token"] = json!(token);
+        }
         (self.status, Json(body)).into_response()
     }
 }

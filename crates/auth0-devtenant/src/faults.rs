@@ -12,6 +12,7 @@ pub struct Faults {
     active: AtomicBool,
     rules: Mutex<Vec<Rule>>,
     access_token_ttl_ms: AtomicU64,
+    access_token_override: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for Faults {
@@ -27,8 +28,20 @@ struct Rule {
     prefix: String,
     latency: Option<Duration>,
     status: Option<u16>,
+    body: Option<InjectedBody>,
     drop: bool,
     rate_limit: Option<Window>,
+}
+
+/// The body answered with an injected status instead of Auth0's error shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InjectedBody {
+    /// A JSON document (e.g. another error shape, `{code, description}`).
+    Json(serde_json::Value),
+    /// A text body (`text/plain`), e.g. an HTML error page of a proxy.
+    Text(String),
+    /// `200` with a JSON-looking body that never ends (a tenant answer without bound).
+    Endless,
 }
 
 #[derive(Debug)]
@@ -46,8 +59,10 @@ pub(crate) struct Decision {
     pub(crate) latency: Duration,
     /// Close the connection without an answer.
     pub(crate) drop: bool,
-    /// Answer this status with an Auth0-shaped error body.
+    /// Answer this status with an Auth0-shaped error body (or `body`).
     pub(crate) status: Option<u16>,
+    /// The body answered instead of Auth0's error shape.
+    pub(crate) body: Option<InjectedBody>,
     /// Rate-limit state for the `x-ratelimit-*` headers (and a 429 when `limited`).
     pub(crate) rate: Option<RateState>,
 }
@@ -75,6 +90,7 @@ impl Faults {
                     prefix: path_prefix.to_owned(),
                     latency: None,
                     status: None,
+                    body: None,
                     drop: false,
                     rate_limit: None,
                 });
@@ -95,6 +111,21 @@ impl Faults {
     /// Answers `status` (Auth0-shaped error body) on every request under `path_prefix`.
     pub fn set_error(&self, path_prefix: &str, status: u16) {
         self.update(path_prefix, |rule| rule.status = Some(status));
+    }
+
+    /// Answers `status` with `body` (instead of Auth0's error shape) under `path_prefix`;
+    /// [`InjectedBody::Endless`] answers `200` whatever `status` says.
+    pub fn set_body(&self, path_prefix: &str, status: u16, body: InjectedBody) {
+        self.update(path_prefix, |rule| {
+            rule.status = Some(status);
+            rule.body = Some(body);
+        });
+    }
+
+    /// Access tokens issued from now on are `value` instead of a signed JWT (`None`: signed
+    /// again), to test how a relying party treats an unusable token.
+    pub fn set_access_token_override(&self, value: Option<String>) {
+        *lock(&self.access_token_override) = value;
     }
 
     /// Closes the connection without an answer under `path_prefix`.
@@ -125,6 +156,12 @@ impl Faults {
         lock(&self.rules).clear();
         self.active.store(false, Ordering::Release);
         self.access_token_ttl_ms.store(0, Ordering::Release);
+        *lock(&self.access_token_override) = None;
+    }
+
+    /// The access token to issue instead of a signed one, if set.
+    pub(crate) fn access_token_override(&self) -> Option<String> {
+        lock(&self.access_token_override).clone()
     }
 
     /// The access-token lifetime set at runtime, if any.
@@ -156,6 +193,7 @@ impl Faults {
                 && (decision.status.is_none() || rule.prefix.len() >= status_prefix_len)
             {
                 decision.status = Some(status);
+                decision.body.clone_from(&rule.body);
                 status_prefix_len = rule.prefix.len();
             }
             if let Some(window) = rule.rate_limit.as_mut() {

@@ -23,6 +23,6 @@ mod users;
 mod util;
 
 pub use config::{ClientConfig, ConnectionConfig, TenantConfig, UserConfig};
-pub use faults::Faults;
+pub use faults::{Faults, InjectedBody};
 pub use server::DevTenant;
 pub use stats::Stats;

@@ -10,7 +10,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -19,7 +19,7 @@ use tower::ServiceExt;
 
 use crate::config::TenantConfig;
 use crate::errors::error_for_path;
-use crate::faults::{Faults, RateState};
+use crate::faults::{Faults, InjectedBody, RateState};
 use crate::keys::process_keys;
 use crate::state::Tenant;
 use crate::stats::Stats;
@@ -205,6 +205,53 @@ async fn auth0_shaped(path: &str, response: Response) -> Response {
     shaped
 }
 
+/// The answer of an injected body.
+fn injected_body(tenant: &Arc<Tenant>, status: StatusCode, body: InjectedBody) -> Response {
+    match body {
+        InjectedBody::Json(value) => (status, axum::Json(value)).into_response(),
+        InjectedBody::Text(text) => {
+            (status, [(CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
+        }
+        InjectedBody::Endless => endless_body(tenant.clone()),
+    }
+}
+
+/// Counts the bytes of an endless body written until its reader goes away.
+struct EndlessWriter {
+    tenant: Arc<Tenant>,
+    written: u64,
+}
+
+impl Drop for EndlessWriter {
+    fn drop(&mut self) {
+        self.tenant.stats.endless_body_abandoned(self.written);
+    }
+}
+
+/// `200 application/json` whose body (`{"access_token":"aaaa…`) never ends.
+fn endless_body(tenant: Arc<Tenant>) -> Response {
+    const CHUNK: usize = 64 * 1024;
+    let filler = bytes::Bytes::from(vec![b'a'; CHUNK]);
+    let writer = EndlessWriter { tenant, written: 0 };
+    let stream = futures::stream::unfold(writer, move |mut writer| {
+        let chunk = if writer.written == 0 {
+            bytes::Bytes::from_static(br#"{"access_token":""#)
+        } else {
+            filler.clone()
+        };
+        async move {
+            writer.written += chunk.len() as u64;
+            Some((Ok::<_, Infallible>(chunk), writer))
+        }
+    });
+    (
+        StatusCode::OK,
+        [(CONTENT_TYPE, "application/json")],
+        Body::from_stream(stream),
+    )
+        .into_response()
+}
+
 /// Counts the request, applies injected faults, adds rate-limit headers.
 async fn observe(
     State(tenant): State<Arc<Tenant>>,
@@ -246,7 +293,10 @@ async fn observe(
         }
         (_, Some(status)) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            error_for_path(&path, status, "Injected failure")
+            match decision.body {
+                Some(body) => injected_body(&tenant, status, body),
+                None => error_for_path(&path, status, "Injected failure"),
+            }
         }
         _ => auth0_shaped(&path, next.run(request).await).await,
     };

@@ -32,6 +32,19 @@ pub(crate) struct Tenant {
     pub(crate) stats: StatsRecorder,
     /// Fault injection and knobs.
     pub(crate) faults: Arc<Faults>,
+    /// Login rules of seeded users (MFA, a denying login Action), by user id.
+    login_rules: HashMap<String, LoginRule>,
+    /// Consecutive wrong passwords, by user id (brute-force protection).
+    failed_logins: Mutex<HashMap<String, u32>>,
+}
+
+/// What a seeded user's login runs into besides the password check.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LoginRule {
+    /// The user must complete MFA.
+    pub(crate) mfa_required: bool,
+    /// A login Action denies the login with this reason.
+    pub(crate) denied: Option<String>,
 }
 
 impl Tenant {
@@ -43,8 +56,17 @@ impl Tenant {
     ) -> anyhow::Result<Self> {
         config.validate()?;
         let mut users = UserStore::default();
+        let mut login_rules = HashMap::new();
         for (i, user) in config.users.iter().enumerate() {
-            if users.insert(UserRecord::from_config(user)).is_err() {
+            let record = UserRecord::from_config(user);
+            if user.mfa_required || user.login_denied.is_some() {
+                let rule = LoginRule {
+                    mfa_required: user.mfa_required,
+                    denied: user.login_denied.clone(),
+                };
+                login_rules.insert(record.user_id.clone(), rule);
+            }
+            if users.insert(record).is_err() {
                 anyhow::bail!("users[{i}] duplicates another user (id, email or username)");
             }
         }
@@ -64,7 +86,33 @@ impl Tenant {
             jobs: Mutex::new(HashMap::new()),
             stats: StatsRecorder::default(),
             faults: Arc::new(Faults::default()),
+            login_rules,
+            failed_logins: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The login rule of a user, if any.
+    pub(crate) fn login_rule(&self, user_id: &str) -> Option<&LoginRule> {
+        self.login_rules.get(user_id)
+    }
+
+    /// True when brute-force protection holds the user's logins.
+    pub(crate) fn login_held(&self, user_id: &str) -> bool {
+        let threshold = self.config.brute_force_threshold;
+        threshold > 0
+            && crate::util::lock(&self.failed_logins)
+                .get(user_id)
+                .is_some_and(|count| *count >= threshold)
+    }
+
+    /// Records a wrong password (`false`) or a successful login (`true`) of a user.
+    pub(crate) fn record_password_check(&self, user_id: &str, ok: bool) {
+        let mut failed = crate::util::lock(&self.failed_logins);
+        if ok {
+            failed.remove(user_id);
+        } else {
+            *failed.entry(user_id.to_owned()).or_insert(0) += 1;
+        }
     }
 
     /// A client by id.

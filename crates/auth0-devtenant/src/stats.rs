@@ -15,6 +15,11 @@ pub struct Stats {
     pub requests: BTreeMap<String, u64>,
     /// client_id -> last `auth0-forwarded-for` header value it sent to `/oauth/token`.
     pub forwarded_for: BTreeMap<String, String>,
+    /// client_id -> `client_secret_post` or `client_secret_basic` -> requests to
+    /// `/oauth/token` and `/oauth/revoke` authenticated that way.
+    pub client_auth: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Bytes of endless bodies written (see `Faults::set_endless_body`) whose reader went away.
+    pub endless_bytes_abandoned: u64,
 }
 
 /// The live counters, shared with the server.
@@ -49,6 +54,18 @@ impl StatsRecorder {
                     .insert(client_id.to_owned(), value.to_owned());
             }
         }
+    }
+
+    /// Counts one request of a client authenticated with `method`.
+    pub(crate) fn client_auth(&self, client_id: &str, method: &str) {
+        let mut stats = lock(&self.inner);
+        let methods = stats.client_auth.entry(client_id.to_owned()).or_default();
+        bump(methods, method);
+    }
+
+    /// Records that the reader of an endless body went away after `bytes` bytes.
+    pub(crate) fn endless_body_abandoned(&self, bytes: u64) {
+        lock(&self.inner).endless_bytes_abandoned += bytes;
     }
 
     /// A copy of the counters.

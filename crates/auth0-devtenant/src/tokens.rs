@@ -99,7 +99,11 @@ pub(crate) fn issue_user_tokens(
         access.insert("gty".to_owned(), json!(gty));
     }
     let mut body = Map::new();
-    body.insert("access_token".to_owned(), json!(sign(tenant, access)?));
+    let access_token = match tenant.faults.access_token_override() {
+        Some(value) => value,
+        None => sign(tenant, access)?,
+    };
+    body.insert("access_token".to_owned(), json!(access_token));
 
     if openid {
         let mut id = grant.user.claims(&scopes, namespace);

@@ -1,11 +1,17 @@
 //! Auth0 Authentication API: `/oauth/token` (authorization code with PKCE, password,
 //! password-realm, refresh token) and `/oauth/revoke`.
 //!
-//! Every call is bounded in time, counted in metrics and traced without its secrets.
+//! Every call is bounded in time and size, counted in metrics and traced without its
+//! secrets. The client authenticates with `client_secret_post` or `client_secret_basic`
+//! (per client, [`ClientAuth`]).
 
 use super::Application;
+use super::body::{BodyError, MAX_BODY_BYTES, read_capped};
+use crate::config::file::ClientAuth;
 use crate::metrics;
 use crate::secret::Secret;
+use base64::Engine as _;
+use reqwest::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -74,35 +80,70 @@ fn default_expires_in() -> u64 {
 /// An Authentication API call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Auth0Error {
-    /// Auth0 refused the request (4xx) with an OAuth error code and description.
+    /// Auth0 refused the request (4xx) with an error code and description.
     #[error("Auth0 refused the request ({status}, {error})")]
     Rejected {
         /// Auth0's HTTP status.
         status: u16,
-        /// OAuth error code (`invalid_grant`, `access_denied`, …).
+        /// Auth0's error code (`invalid_grant`, `access_denied`, `mfa_required`, …).
         error: String,
         /// Auth0's human-readable description.
         description: String,
+        /// Seconds to wait, from Auth0's `Retry-After` (or `x-ratelimit-reset`).
+        retry_after: Option<u64>,
     },
+    /// Auth0 refused the request with a body that is not a JSON error.
+    #[error("Auth0 answered status {0} without a JSON error")]
+    NotJson(u16),
     /// Auth0 could not be reached or failed (5xx).
     #[error("Auth0 unavailable: {0}")]
     Unavailable(String),
     /// Auth0 did not answer within [`CALL_TIMEOUT`].
     #[error("Auth0 did not answer in time")]
     Timeout,
-    /// Auth0 answered a body that could not be read.
-    #[error("Auth0 answered an unreadable body: {0}")]
+    /// Auth0 answered a body that could not be read or used.
+    #[error("Auth0 answered an unusable body: {0}")]
     InvalidResponse(String),
 }
 
 impl Auth0Error {
     /// True for OAuth `invalid_grant` (wrong password, unknown or revoked refresh token, used code).
     pub fn is_invalid_grant(&self) -> bool {
-        matches!(self, Auth0Error::Rejected { error, .. } if error == "invalid_grant")
+        self.code() == Some("invalid_grant")
+    }
+
+    /// Auth0's error code, when it refused the request with one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Auth0Error::Rejected { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+
+    /// True when the error says this service's client credentials or grant setup are
+    /// wrong (an operator's problem, never the end user's).
+    pub fn is_client_misconfigured(&self) -> bool {
+        match self {
+            Auth0Error::Rejected { error, status, .. } => {
+                matches!(error.as_str(), "invalid_client" | "unauthorized_client")
+                    || (error == "access_denied" && *status == 401)
+            }
+            _ => false,
+        }
     }
 }
 
-/// Auth0's error body (OAuth form, or the `{statusCode,error,message}` form).
+impl From<BodyError> for Auth0Error {
+    fn from(error: BodyError) -> Self {
+        match error {
+            BodyError::Timeout => Auth0Error::Timeout,
+            error => Auth0Error::InvalidResponse(error.to_string()),
+        }
+    }
+}
+
+/// Auth0's error bodies: `{error, error_description}` (OAuth), `{code, description}`
+/// (older endpoints and rules) and `{statusCode, error, message}`.
 #[derive(Debug, Default, Deserialize)]
 struct ErrorBody {
     #[serde(default)]
@@ -110,7 +151,21 @@ struct ErrorBody {
     #[serde(default)]
     error_description: Option<String>,
     #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
     message: Option<String>,
+}
+
+/// True when `token` is usable as a bearer credential and a cookie value: non-empty
+/// RFC 6750 `token68` (`A-Z a-z 0-9 - . _ ~ + /`, then `=` padding only).
+pub fn is_token68(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty()
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
 }
 
 /// Client of the Authentication API of any tenant (the tenant comes with each [`Application`]).
@@ -128,10 +183,7 @@ impl AuthenticationApi {
     /// `POST {auth0Url}/oauth/token` with `grant`.
     #[tracing::instrument(name = "auth0.oauth_token", skip_all, fields(grant = grant.name(), client_id = %app.client_id))]
     pub async fn token(&self, app: &Application, grant: Grant<'_>) -> Result<TokenSet, Auth0Error> {
-        let mut form: Vec<(&str, &str)> = vec![
-            ("client_id", &app.client_id),
-            ("client_secret", app.client_secret.expose()),
-        ];
+        let mut form: Vec<(&str, &str)> = post_credentials(app);
         let mut forwarded_for = None;
         match &grant {
             Grant::AuthorizationCode {
@@ -177,14 +229,23 @@ impl AuthenticationApi {
             .post(format!("{}/oauth/token", app.base_url))
             .timeout(CALL_TIMEOUT)
             .form(&form);
+        if let Some(basic) = basic_credentials(app) {
+            request = request.header(AUTHORIZATION, basic);
+        }
         if let Some(ip) = forwarded_for {
             request = request.header("auth0-forwarded-for", ip);
         }
-        let response = send("oauth_token", request).await?;
-        response
-            .json::<TokenSet>()
-            .await
-            .map_err(|e| Auth0Error::InvalidResponse(e.without_url().to_string()))
+        let response = send("oauth_token", app, request).await?;
+        let body = read_capped(response, MAX_BODY_BYTES).await?;
+        let tokens: TokenSet = serde_json::from_slice(&body)
+            .map_err(|e| Auth0Error::InvalidResponse(e.to_string()))?;
+        if !is_token68(tokens.access_token.expose()) {
+            return Err(Auth0Error::InvalidResponse(
+                "the access token is empty or not a valid bearer token (RFC 6750 token68)"
+                    .to_owned(),
+            ));
+        }
+        Ok(tokens)
     }
 
     /// `POST {auth0Url}/oauth/revoke`: the refresh token stops working.
@@ -194,23 +255,58 @@ impl AuthenticationApi {
         app: &Application,
         refresh_token: &Secret,
     ) -> Result<(), Auth0Error> {
-        let form = [
-            ("client_id", app.client_id.as_str()),
-            ("client_secret", app.client_secret.expose()),
-            ("token", refresh_token.expose()),
-        ];
-        let request = self
+        let mut form = post_credentials(app);
+        form.push(("token", refresh_token.expose()));
+        let mut request = self
             .http
             .post(format!("{}/oauth/revoke", app.base_url))
             .timeout(CALL_TIMEOUT)
             .form(&form);
-        send("oauth_revoke", request).await.map(drop)
+        if let Some(basic) = basic_credentials(app) {
+            request = request.header(AUTHORIZATION, basic);
+        }
+        let response = send("oauth_revoke", app, request).await?;
+        read_capped(response, MAX_BODY_BYTES).await?;
+        Ok(())
     }
 }
 
-/// Sends `request`, records the outcome, and turns a non-2xx answer into an [`Auth0Error`].
+/// The form fields authenticating the client with `client_secret_post` (none with basic).
+fn post_credentials(app: &Application) -> Vec<(&str, &str)> {
+    match app.client_auth {
+        ClientAuth::ClientSecretPost => vec![
+            ("client_id", app.client_id.as_str()),
+            ("client_secret", app.client_secret.expose()),
+        ],
+        ClientAuth::ClientSecretBasic => Vec::new(),
+    }
+}
+
+/// `Authorization: Basic` for `client_secret_basic`: RFC 6749 §2.3.1 form-encodes the id
+/// and the secret before joining them with `:`. The header is marked sensitive.
+fn basic_credentials(app: &Application) -> Option<HeaderValue> {
+    if app.client_auth != ClientAuth::ClientSecretBasic {
+        return None;
+    }
+    let encode =
+        |part: &str| url::form_urlencoded::byte_serialize(part.as_bytes()).collect::<String>();
+    let joined = format!(
+        "{}:{}",
+        encode(&app.client_id),
+        encode(app.client_secret.expose())
+    );
+    let encoded = base64::engine::general_purpose::STANDARD.encode(joined);
+    let mut value = HeaderValue::from_str(&format!("Basic {encoded}")).ok()?;
+    value.set_sensitive(true);
+    Some(value)
+}
+
+/// Sends `request`, records the outcome, and turns a non-2xx answer into an [`Auth0Error`]
+/// (read by its error code; a refusal of the client's own credentials is logged for the
+/// operator, naming the client).
 async fn send(
     endpoint: &'static str,
+    app: &Application,
     request: reqwest::RequestBuilder,
 ) -> Result<reqwest::Response, Auth0Error> {
     let response = match request.send().await {
@@ -235,17 +331,74 @@ async fn send(
             status.as_u16()
         )));
     }
-    let body: ErrorBody = match response.json().await {
-        Ok(body) => body,
-        Err(error) if error.is_timeout() => return Err(Auth0Error::Timeout),
-        Err(_) => ErrorBody::default(),
+    let retry_after = retry_after(response.headers());
+    let bytes = read_capped(response, MAX_BODY_BYTES).await?;
+    let error = match serde_json::from_slice::<ErrorBody>(&bytes) {
+        Ok(body) if body.error.is_some() || body.code.is_some() => Auth0Error::Rejected {
+            status: status.as_u16(),
+            error: body.error.or(body.code).unwrap_or_default(),
+            description: body
+                .error_description
+                .or(body.description)
+                .or(body.message)
+                .unwrap_or_else(|| status.canonical_reason().unwrap_or("Error").to_owned()),
+            retry_after,
+        },
+        _ if status.as_u16() == 429 => Auth0Error::Rejected {
+            status: 429,
+            error: "too_many_requests".to_owned(),
+            description: "Auth0's rate limit was reached.".to_owned(),
+            retry_after,
+        },
+        _ => Auth0Error::NotJson(status.as_u16()),
     };
-    Err(Auth0Error::Rejected {
-        status: status.as_u16(),
-        error: body.error.unwrap_or_else(|| "unknown_error".to_owned()),
-        description: body
-            .error_description
-            .or(body.message)
-            .unwrap_or_else(|| status.canonical_reason().unwrap_or("Error").to_owned()),
-    })
+    if error.is_client_misconfigured() {
+        tracing::error!(
+            client_id = %app.client_id,
+            endpoint,
+            error = %error,
+            "Auth0 refused this service's client credentials or grant for this client: check its clientId, clientSecret, tokenEndpointAuthMethod and grant types at Auth0"
+        );
+    }
+    Err(error)
+}
+
+/// `Retry-After` in seconds, else the time to `x-ratelimit-reset` (epoch seconds).
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<u64> {
+    let number = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
+    if let Some(seconds) = number(RETRY_AFTER.as_str()) {
+        return Some(seconds);
+    }
+    let reset = number("x-ratelimit-reset")?;
+    let now = u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp()).unwrap_or(0);
+    Some(reset.saturating_sub(now).max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_tokens_must_be_token68() {
+        for good in ["abc", "eyJ.a-b_c~d+e/f", "YWJj==", "a="] {
+            assert!(is_token68(good), "{good}");
+        }
+        for bad in [
+            "",
+            "=",
+            "a b",
+            "x; Domain=evil",
+            "a\"b",
+            "a=b",
+            "tök",
+            "a,b",
+        ] {
+            assert!(!is_token68(bad), "{bad}");
+        }
+    }
 }

@@ -1,12 +1,21 @@
 //! The tenants' signing keys (JWKS), cached per tenant, and id_token verification.
 //!
-//! Keys are fetched on first use and fetched again when a token names an unknown `kid`
-//! (key rotation), at most once per [`REFETCH_INTERVAL`] per tenant.
+//! A tenant's keys are fetched on first use and trusted for the `max-age` of its answer,
+//! within [`MIN_CACHE_AGE`]..[`MAX_CACHE_AGE`]; then fetched again, so a key the tenant
+//! removed stops being trusted. A token naming an unknown `kid` (key rotation) also
+//! fetches them again, at most once per [`REFETCH_INTERVAL`] per tenant. When a refetch
+//! fails, the keys fetched last keep working until [`MAX_CACHE_AGE`] after their fetch.
 
+mod key_set;
+
+pub use key_set::{KeySet, MAX_CACHE_AGE, MIN_CACHE_AGE, cache_age};
+
+use super::body::{MAX_BODY_BYTES, read_capped};
+use crate::config::file::SUPPORTED_ALGORITHMS;
 use crate::metrics;
 use crate::secret::Secret;
-use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+use reqwest::header::CACHE_CONTROL;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -14,10 +23,27 @@ use std::time::{Duration, Instant};
 
 /// Upper bound of one JWKS fetch.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
-/// Minimum time between two fetches of one tenant's JWKS caused by unknown `kid`s.
+/// Minimum time between two fetches of one tenant's JWKS caused by unknown `kid`s (or
+/// after a failed fetch).
 pub const REFETCH_INTERVAL: Duration = Duration::from_secs(30);
-/// Clock skew tolerated on `exp`.
+/// Clock skew tolerated on `exp` and `nbf`.
 pub const LEEWAY_SECONDS: u64 = 30;
+
+/// The time source of the cache (a test moves it by hand).
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// The current instant.
+    fn now(&self) -> Instant;
+}
+
+/// The system's monotonic clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+}
 
 /// Why an id_token was not accepted, or the keys could not be had.
 #[derive(Debug, thiserror::Error)]
@@ -31,7 +57,7 @@ pub enum TokenError {
     /// No key of the tenant matches the token.
     #[error("the id_token is signed with an unknown key")]
     UnknownKey,
-    /// Signature, `iss`, `aud` or `exp` check failed.
+    /// Signature, `iss`, `aud`, `exp` or `nbf` check failed.
     #[error("the id_token is invalid: {0}")]
     Invalid(String),
     /// The `nonce` is not the one sent with the authorization request.
@@ -65,10 +91,15 @@ pub struct Expected<'a> {
     pub nonce: Option<&'a str>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct CachedSet {
-    keys: Arc<JwkSet>,
+    keys: Arc<KeySet>,
+    /// When these keys were fetched.
     fetched_at: Instant,
+    /// Until when they are trusted without fetching again.
+    fresh_until: Instant,
+    /// Last fetch attempt (successful or not), for the refetch rate limit.
+    attempted_at: Instant,
 }
 
 /// JWKS cache for every tenant the service talks to.
@@ -78,6 +109,7 @@ pub struct JwksCache {
     tenants: RwLock<HashMap<String, CachedSet>>,
     fetching: tokio::sync::Mutex<()>,
     refetch_interval: Duration,
+    clock: Arc<dyn Clock>,
 }
 
 impl JwksCache {
@@ -88,12 +120,19 @@ impl JwksCache {
             tenants: RwLock::default(),
             fetching: tokio::sync::Mutex::new(()),
             refetch_interval: REFETCH_INTERVAL,
+            clock: Arc::new(SystemClock),
         }
     }
 
     /// Sets the minimum time between two fetches caused by unknown `kid`s.
     pub fn with_refetch_interval(mut self, interval: Duration) -> Self {
         self.refetch_interval = interval;
+        self
+    }
+
+    /// Sets the time source (tests).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
         self
     }
 
@@ -113,18 +152,26 @@ impl JwksCache {
         let key = if is_hmac(alg) {
             DecodingKey::from_secret(expected.client_secret.expose().as_bytes())
         } else {
-            let jwk = self.key(expected.base_url, header.kid.as_deref()).await?;
-            DecodingKey::from_jwk(&jwk).map_err(|_| TokenError::UnknownKey)?
+            self.key(expected.base_url, header.kid.as_deref(), alg)
+                .await?
         };
         let mut validation = Validation::new(alg);
         validation.algorithms = vec![alg];
         validation.leeway = LEEWAY_SECONDS;
+        validation.validate_nbf = true;
         validation.set_issuer(&[expected.issuer]);
         validation.set_audience(&[expected.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         let claims = decode::<Map<String, Value>>(token, &key, &validation)
             .map_err(|e| TokenError::Invalid(e.to_string()))?
             .claims;
+        // The verifier also accepts an array of issuers containing the expected one;
+        // OIDC Core 2 makes `iss` one string.
+        if claims.get("iss").and_then(Value::as_str) != Some(expected.issuer) {
+            return Err(TokenError::Invalid(
+                "iss is not the expected issuer string".to_owned(),
+            ));
+        }
         if let Some(nonce) = expected.nonce
             && claims.get("nonce").and_then(Value::as_str) != Some(nonce)
         {
@@ -144,42 +191,72 @@ impl JwksCache {
 
     /// Fetches the tenant's JWKS now (readiness check-up); the cache is refreshed.
     pub async fn probe(&self, base_url: &str) -> Result<(), TokenError> {
-        let set = self.fetch(base_url).await?;
-        self.store(base_url, set);
+        let (set, age) = self.fetch(base_url).await?;
+        self.store(base_url, set, age);
         Ok(())
     }
 
-    /// The key named `kid` (or the only key when the token names none).
-    async fn key(&self, base_url: &str, kid: Option<&str>) -> Result<Jwk, TokenError> {
-        if let Some(jwk) = self.cached(base_url).and_then(|(set, _)| find(&set, kid)) {
-            return Ok(jwk);
+    /// The key named `kid` for `alg` (or the only candidate when the token names none).
+    async fn key(
+        &self,
+        base_url: &str,
+        kid: Option<&str>,
+        alg: Algorithm,
+    ) -> Result<DecodingKey, TokenError> {
+        let now = self.clock.now();
+        if let Some(cached) = self.cached(base_url)
+            && now < cached.fresh_until
+            && let Some(key) = cached.keys.find(kid, alg)
+        {
+            return Ok(key.clone());
         }
         let _one_fetch_at_a_time = self.fetching.lock().await;
-        if let Some((set, fetched_at)) = self.cached(base_url) {
-            if let Some(jwk) = find(&set, kid) {
-                return Ok(jwk);
-            }
-            if fetched_at.elapsed() < self.refetch_interval {
-                return Err(TokenError::UnknownKey);
+        let now = self.clock.now();
+        let cached = self.cached(base_url);
+        if let Some(cached) = &cached {
+            let found = cached.keys.find(kid, alg).cloned();
+            let recently_tried =
+                now.saturating_duration_since(cached.attempted_at) < self.refetch_interval;
+            match found {
+                Some(key) if now < cached.fresh_until => return Ok(key),
+                // Stale keys after a failed refetch keep working up to the ceiling.
+                Some(key) if recently_tried && self.usable_stale(cached, now) => return Ok(key),
+                None if recently_tried => return Err(TokenError::UnknownKey),
+                _ => {}
             }
         }
-        let set = self.fetch(base_url).await?;
-        let jwk = find(&set, kid);
-        self.store(base_url, set);
-        jwk.ok_or(TokenError::UnknownKey)
+        match self.fetch(base_url).await {
+            Ok((set, age)) => {
+                let key = set.find(kid, alg).cloned();
+                self.store(base_url, set, age);
+                key.ok_or(TokenError::UnknownKey)
+            }
+            Err(error) => {
+                let stale = cached.as_ref().filter(|c| self.usable_stale(c, now));
+                let Some(stale) = stale else {
+                    return Err(error);
+                };
+                tracing::warn!(error = %error, "JWKS refetch failed; the keys fetched last are used meanwhile");
+                self.mark_attempt(base_url, now);
+                stale.keys.find(kid, alg).cloned().ok_or(error)
+            }
+        }
     }
 
-    fn cached(&self, base_url: &str) -> Option<(Arc<JwkSet>, Instant)> {
+    fn usable_stale(&self, cached: &CachedSet, now: Instant) -> bool {
+        now.saturating_duration_since(cached.fetched_at) < MAX_CACHE_AGE
+    }
+
+    fn cached(&self, base_url: &str) -> Option<CachedSet> {
         let tenants = self
             .tenants
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        tenants
-            .get(base_url)
-            .map(|c| (c.keys.clone(), c.fetched_at))
+        tenants.get(base_url).cloned()
     }
 
-    fn store(&self, base_url: &str, set: JwkSet) {
+    fn store(&self, base_url: &str, set: KeySet, age: Duration) {
+        let now = self.clock.now();
         let mut tenants = self
             .tenants
             .write()
@@ -188,13 +265,26 @@ impl JwksCache {
             base_url.to_owned(),
             CachedSet {
                 keys: Arc::new(set),
-                fetched_at: Instant::now(),
+                fetched_at: now,
+                fresh_until: now + age,
+                attempted_at: now,
             },
         );
     }
 
+    fn mark_attempt(&self, base_url: &str, now: Instant) {
+        let mut tenants = self
+            .tenants
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(cached) = tenants.get_mut(base_url) {
+            cached.attempted_at = now;
+        }
+    }
+
+    /// Fetches and reads the tenant's JWKS; also returns how long to trust it.
     #[tracing::instrument(name = "auth0.jwks", skip(self))]
-    async fn fetch(&self, base_url: &str) -> Result<JwkSet, TokenError> {
+    async fn fetch(&self, base_url: &str) -> Result<(KeySet, Duration), TokenError> {
         let url = format!("{base_url}/.well-known/jwks.json");
         let response = match self.http.get(url).timeout(FETCH_TIMEOUT).send().await {
             Ok(response) => response,
@@ -215,18 +305,20 @@ impl JwksCache {
                 status.as_u16()
             )));
         }
-        response
-            .json::<JwkSet>()
+        let age = cache_age(
+            response
+                .headers()
+                .get(CACHE_CONTROL)
+                .and_then(|v| v.to_str().ok()),
+        );
+        let body = read_capped(response, MAX_BODY_BYTES)
             .await
-            .map_err(|e| TokenError::KeysUnavailable(e.without_url().to_string()))
-    }
-}
-
-fn find(set: &JwkSet, kid: Option<&str>) -> Option<Jwk> {
-    match kid {
-        Some(kid) => set.find(kid).cloned(),
-        None if set.keys.len() == 1 => set.keys.first().cloned(),
-        None => None,
+            .map_err(|e| match e {
+                super::body::BodyError::Timeout => TokenError::KeysTimeout,
+                e => TokenError::KeysUnavailable(e.to_string()),
+            })?;
+        let set = KeySet::parse(&body).map_err(TokenError::KeysUnavailable)?;
+        Ok((set, age))
     }
 }
 
@@ -243,163 +335,17 @@ pub fn parse_algorithms(names: &[String]) -> Result<Vec<Algorithm>, String> {
         .iter()
         .map(|name| {
             name.parse::<Algorithm>()
-                .map_err(|_| format!("unsupported signing algorithm {name:?} (use e.g. RS256)"))
+                .ok()
+                .filter(|_| SUPPORTED_ALGORITHMS.contains(&name.as_str()))
+                .ok_or_else(|| {
+                    format!(
+                        "unsupported signing algorithm {name:?} (one of {})",
+                        SUPPORTED_ALGORITHMS.join(", ")
+                    )
+                })
         })
         .collect()
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn algorithms_default_to_rs256_and_none_is_refused() {
-        assert_eq!(parse_algorithms(&[]).unwrap(), vec![Algorithm::RS256]);
-        assert_eq!(
-            parse_algorithms(&["RS256".into(), "ES256".into()]).unwrap(),
-            vec![Algorithm::RS256, Algorithm::ES256]
-        );
-        assert!(parse_algorithms(&["none".into()]).is_err());
-    }
-
-    #[tokio::test]
-    async fn a_token_with_alg_none_is_malformed() {
-        use base64::Engine as _;
-        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let token = format!(
-            "{}.{}.",
-            b64.encode(r#"{"alg":"none","typ":"JWT"}"#),
-            b64.encode(r#"{"sub":"x","iss":"http://t/","aud":"c","exp":9999999999}"#)
-        );
-        let cache = JwksCache::new(reqwest::Client::new());
-        let secret = Secret::new("s");
-        let expected = Expected {
-            base_url: "http://127.0.0.1:9",
-            issuer: "http://t/",
-            audience: "c",
-            algorithms: &[Algorithm::RS256],
-            client_secret: &secret,
-            nonce: None,
-        };
-        let result = cache.verify(&Secret::new(token), &expected).await;
-        assert!(matches!(result, Err(TokenError::Malformed)), "{result:?}");
-    }
-
-    #[tokio::test]
-    async fn an_hs256_token_is_refused_when_the_client_allows_only_rs256() {
-        let claims =
-            serde_json::json!({"sub":"x","iss":"http://t/","aud":"c","exp":9_999_999_999u64});
-        let token = jsonwebtoken::encode(
-            &jsonwebtoken::Header::new(Algorithm::HS256),
-            &claims,
-            &jsonwebtoken::EncodingKey::from_secret(b"public key bytes"),
-        )
-        .unwrap();
-        let cache = JwksCache::new(reqwest::Client::new());
-        let secret = Secret::new("s");
-        let expected = Expected {
-            base_url: "http://127.0.0.1:9",
-            issuer: "http://t/",
-            audience: "c",
-            algorithms: &[Algorithm::RS256],
-            client_secret: &secret,
-            nonce: None,
-        };
-        let result = cache.verify(&Secret::new(token), &expected).await;
-        assert!(
-            matches!(
-                result,
-                Err(TokenError::AlgorithmNotAllowed(Algorithm::HS256))
-            ),
-            "{result:?}"
-        );
-    }
-
-    mod rotation {
-        use super::*;
-        use base64::Engine as _;
-        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        use rsa::pkcs1::EncodeRsaPrivateKey;
-        use rsa::pkcs8::LineEnding;
-        use rsa::traits::PublicKeyParts;
-        use std::sync::Mutex;
-        use std::sync::atomic::{AtomicUsize, Ordering};
-
-        fn jwk(key: &rsa::RsaPrivateKey, kid: &str) -> Value {
-            let public = rsa::RsaPublicKey::from(key);
-            serde_json::json!({
-                "kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid,
-                "n": URL_SAFE_NO_PAD.encode(public.n().to_bytes_be()),
-                "e": URL_SAFE_NO_PAD.encode(public.e().to_bytes_be()),
-            })
-        }
-
-        fn token(key: &rsa::RsaPrivateKey, kid: &str, issuer: &str) -> Secret {
-            let pem = key.to_pkcs1_pem(LineEnding::LF).unwrap();
-            let mut header = jsonwebtoken::Header::new(Algorithm::RS256);
-            header.kid = Some(kid.to_owned());
-            let claims =
-                serde_json::json!({"sub": "u", "iss": issuer, "aud": "c", "exp": 9_999_999_999u64});
-            let key = jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap();
-            Secret::new(jsonwebtoken::encode(&header, &claims, &key).unwrap())
-        }
-
-        #[tokio::test]
-        async fn an_unknown_kid_fetches_the_keys_again_at_most_once_per_interval() {
-            let mut rng = rand::thread_rng();
-            let (old, new) = (
-                rsa::RsaPrivateKey::new(&mut rng, 2048).unwrap(),
-                rsa::RsaPrivateKey::new(&mut rng, 2048).unwrap(),
-            );
-            let jwks = Arc::new(Mutex::new(serde_json::json!({"keys": [jwk(&old, "old")]})));
-            let fetches = Arc::new(AtomicUsize::new(0));
-            let (served, counted) = (jwks.clone(), fetches.clone());
-            let router = axum::Router::new().route(
-                "/.well-known/jwks.json",
-                axum::routing::get(move || async move {
-                    counted.fetch_add(1, Ordering::SeqCst);
-                    axum::Json(served.lock().unwrap().clone())
-                }),
-            );
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let base_url = format!("http://{}", listener.local_addr().unwrap());
-            tokio::spawn(async move { axum::serve(listener, router).await });
-            let issuer = format!("{base_url}/");
-            let secret = Secret::new("s");
-            let expected = Expected {
-                base_url: &base_url,
-                issuer: &issuer,
-                audience: "c",
-                algorithms: &[Algorithm::RS256],
-                client_secret: &secret,
-                nonce: None,
-            };
-            let cache = JwksCache::new(reqwest::Client::new())
-                .with_refetch_interval(Duration::from_millis(300));
-
-            cache
-                .verify(&token(&old, "old", &issuer), &expected)
-                .await
-                .unwrap();
-            *jwks.lock().unwrap() =
-                serde_json::json!({"keys": [jwk(&old, "old"), jwk(&new, "new")]});
-            let too_soon = cache.verify(&token(&new, "new", &issuer), &expected).await;
-            assert!(
-                matches!(too_soon, Err(TokenError::UnknownKey)),
-                "{too_soon:?}"
-            );
-            assert_eq!(fetches.load(Ordering::SeqCst), 1);
-
-            tokio::time::sleep(Duration::from_millis(350)).await;
-            cache
-                .verify(&token(&new, "new", &issuer), &expected)
-                .await
-                .unwrap();
-            cache
-                .verify(&token(&old, "old", &issuer), &expected)
-                .await
-                .unwrap();
-            assert_eq!(fetches.load(Ordering::SeqCst), 2);
-        }
-    }
-}
+mod tests;

@@ -390,9 +390,9 @@ impl ManagementApi {
                 other => other,
             });
         }
-        let token: TokenResponse = response.json().await.map_err(|e| {
-            ManagementError::Unavailable(format!("unreadable token: {}", e.without_url()))
-        })?;
+        let bytes = capped(response).await?;
+        let token: TokenResponse = serde_json::from_slice(&bytes)
+            .map_err(|e| ManagementError::Unavailable(format!("unreadable token: {e}")))?;
         let lifetime = Duration::from_secs(token.expires_in);
         let margin = (lifetime / 10).min(Duration::from_secs(300));
         Ok(CachedToken {
@@ -504,18 +504,25 @@ fn encode_segment(segment: &str) -> String {
     out
 }
 
-async fn json_body(response: Response) -> Result<Value, ManagementError> {
-    response
-        .json::<Value>()
+/// Largest Management API answer read (a page of 100 users with their metadata fits).
+pub const MAX_MANAGEMENT_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// The body of `response`, refused past [`MAX_MANAGEMENT_BODY_BYTES`] without buffering it.
+async fn capped(response: Response) -> Result<bytes::Bytes, ManagementError> {
+    super::body::read_capped(response, MAX_MANAGEMENT_BODY_BYTES)
         .await
-        .map_err(|e| ManagementError::Unavailable(format!("unreadable body: {}", e.without_url())))
+        .map_err(|e| ManagementError::Unavailable(e.to_string()))
+}
+
+async fn json_body(response: Response) -> Result<Value, ManagementError> {
+    let bytes = capped(response).await?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ManagementError::Unavailable(format!("unreadable body: {e}")))
 }
 
 async fn passthrough(response: Response) -> Result<Passthrough, ManagementError> {
     let status = response.status().as_u16();
-    let bytes = response.bytes().await.map_err(|e| {
-        ManagementError::Unavailable(format!("unreadable body: {}", e.without_url()))
-    })?;
+    let bytes = capped(response).await?;
     let body = if bytes.is_empty() {
         Value::Null
     } else {
@@ -535,7 +542,10 @@ async fn error_of(response: Response) -> ManagementError {
         tracing::error!("Auth0 refused a fresh management token");
         return ManagementError::Credentials(401);
     }
-    let body: Auth0ErrorBody = response.json().await.unwrap_or_default();
+    let body: Auth0ErrorBody = match capped(response).await {
+        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
+        Err(error) => return error,
+    };
     let message = body
         .message
         .or(body.error_description)

@@ -1,10 +1,11 @@
 //! Typed clients for Auth0: the Authentication API, the Management API v2, the JWKS.
 
 pub mod authentication;
+pub mod body;
 pub mod jwks;
 pub mod management;
 
-use crate::config::file::ClientConfig;
+use crate::config::file::{ClientAuth, ClientConfig};
 use crate::secret::Secret;
 
 /// The service's own scope marker: the session goes in a cookie. Never sent to Auth0.
@@ -19,6 +20,8 @@ pub struct Application {
     pub client_id: String,
     /// Application client secret.
     pub client_secret: Secret,
+    /// How the client authenticates to `/oauth/token` and `/oauth/revoke`.
+    pub client_auth: ClientAuth,
     /// Callback URL registered at Auth0.
     pub redirect_url: String,
     /// API audience, when set.
@@ -34,6 +37,7 @@ impl Application {
             base_url: client.auth0_url.trim_end_matches('/').to_owned(),
             client_id: client.client_id.clone(),
             client_secret: client.client_secret.clone(),
+            client_auth: client.token_endpoint_auth_method.unwrap_or_default(),
             redirect_url: client.redirect_url.clone(),
             audience: client.audience.clone().filter(|a| !a.is_empty()),
             scope: auth0_scope(&client.scopes),

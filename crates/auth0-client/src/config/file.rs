@@ -25,6 +25,13 @@ pub struct ConfigFile {
     pub auth0_tenant_url: Option<String>,
 }
 
+/// Every id_token signing algorithm the verifier (jsonwebtoken) supports; a client's
+/// `supportedSigningAlgs` may list any of them.
+pub const SUPPORTED_ALGORITHMS: &[&str] = &[
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA", "HS256",
+    "HS384", "HS512",
+];
+
 /// `SameSite` attribute of the `sid` cookie.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 pub enum SameSite {
@@ -68,6 +75,22 @@ pub struct ClientConfig {
     /// When true, `/authorize` requires the caller's `state`.
     #[serde(default)]
     pub authorize_state_required: bool,
+    /// How the client authenticates to Auth0's token and revoke endpoints
+    /// (`client_secret_post` when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_method: Option<ClientAuth>,
+}
+
+/// Client authentication at Auth0's token endpoint (the application's "Token Endpoint
+/// Authentication Method").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    /// `client_id` and `client_secret` in the form body.
+    #[default]
+    ClientSecretPost,
+    /// `Authorization: Basic` with the form-encoded id and secret.
+    ClientSecretBasic,
 }
 
 /// A connection of the current managementClient form.

@@ -1,7 +1,7 @@
 //! `config.json` checks: the shipped JSON schema, then the cross-field rules of SPEC §1.
 //! Every problem is one line starting with the JSON path it is about.
 
-use super::file::{ClientConfig, ConfigFile, ManagementClientConfig};
+use super::file::{ClientConfig, ConfigFile, ManagementClientConfig, SUPPORTED_ALGORITHMS};
 use serde_json::Value;
 use std::path::Path;
 
@@ -138,12 +138,10 @@ fn check_client(path: &str, client: &ClientConfig, errors: &mut Vec<String>) {
         ));
     }
     for (index, alg) in client.supported_signing_algs.iter().enumerate() {
-        if !matches!(
-            alg.as_str(),
-            "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" | "ES256" | "ES384" | "HS256"
-        ) {
+        if !SUPPORTED_ALGORITHMS.contains(&alg.as_str()) {
             errors.push(format!(
-                "{path}/supportedSigningAlgs/{index}: {alg:?} is not a supported algorithm (RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, HS256)"
+                "{path}/supportedSigningAlgs/{index}: {alg:?} is not a supported algorithm ({})",
+                SUPPORTED_ALGORITHMS.join(", ")
             ));
         }
     }

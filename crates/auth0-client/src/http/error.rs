@@ -19,6 +19,7 @@ pub struct ApiError {
     status: StatusCode,
     message: String,
     retry_after: Option<u64>,
+    error_code: Option<&'static str>,
 }
 
 /// The JSON error body.
@@ -31,6 +32,9 @@ pub struct ErrorBody {
     pub error: String,
     /// What was wrong and, where the caller can fix it, how.
     pub message: String,
+    /// A machine-readable reason a caller may act on (e.g. `mfa_required`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
 }
 
 impl ApiError {
@@ -40,7 +44,14 @@ impl ApiError {
             status,
             message: message.into(),
             retry_after: None,
+            error_code: None,
         }
+    }
+
+    /// The same error with an `errorCode` in its body.
+    pub fn with_error_code(mut self, code: &'static str) -> Self {
+        self.error_code = Some(code);
+        self
     }
 
     /// `400 Bad Request`.
@@ -125,6 +136,7 @@ impl ApiError {
             status_code: self.status.as_u16(),
             error: self.status.canonical_reason().unwrap_or("Error").to_owned(),
             message: self.message.clone(),
+            error_code: self.error_code.map(str::to_owned),
         }
     }
 }
@@ -158,20 +170,53 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// Auth0's refusals, read by their error code (SPEC-silent choices in the README's error
+/// table): the end user's faults keep Auth0's message, this service's own client or grant
+/// setup is a `502` (logged for the operator where the call was made).
 impl From<Auth0Error> for ApiError {
     fn from(error: Auth0Error) -> Self {
+        if error.is_client_misconfigured() {
+            return Self::bad_gateway(
+                "Auth0 refused this service's client credentials or grant; the operator has been told.",
+            );
+        }
         match error {
             Auth0Error::Rejected {
-                status,
+                error: code,
                 description,
-                ..
-            } if matches!(status, 400 | 403 | 404 | 409 | 429) => {
-                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-                Self::new(status, description)
-            }
-            Auth0Error::Rejected { status: 401, .. } => {
-                tracing::error!(error = %error, "Auth0 refused the service's client credentials");
-                Self::bad_gateway("Auth0 refused this service's client credentials.")
+                retry_after,
+                status,
+            } => match code.as_str() {
+                "invalid_grant" | "unauthorized" | "blocked_user" => Self::forbidden(description),
+                "access_denied" => Self::forbidden(description),
+                "mfa_required" => Self::forbidden(description).with_error_code("mfa_required"),
+                "too_many_attempts" => Self {
+                    retry_after,
+                    ..Self::new(StatusCode::TOO_MANY_REQUESTS, description)
+                },
+                "too_many_requests" => Self::too_many_requests(
+                    "Auth0's rate limit was reached; retry later.",
+                    retry_after.unwrap_or(1),
+                ),
+                _ if status == 429 => {
+                    Self::too_many_requests(description, retry_after.unwrap_or(1))
+                }
+                _ if matches!(status, 400 | 403 | 404 | 409) => {
+                    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+                    Self::new(status, description)
+                }
+                _ => {
+                    tracing::warn!(status, code = %code, "Auth0 refused the request unexpectedly");
+                    Self::bad_gateway(format!(
+                        "Auth0 refused the request unexpectedly ({status} {code})."
+                    ))
+                }
+            },
+            Auth0Error::NotJson(status) => {
+                tracing::warn!(status, "Auth0 answered an error without a JSON body");
+                Self::bad_gateway(format!(
+                    "Auth0 answered status {status} without a JSON error."
+                ))
             }
             Auth0Error::Timeout => {
                 tracing::warn!(error = %error, "Auth0 call timed out");
@@ -209,6 +254,9 @@ impl From<LoginError> for ApiError {
                 tracing::warn!(error = %error, "id_token refused");
                 Self::unauthorized("The id_token issued for this login failed verification.")
             }
+            LoginError::CodeRefused(description) => Self::unauthorized(format!(
+                "Auth0 refused the authorization code: {description} Start again from /authorize."
+            )),
             LoginError::MissingIdToken => Self::bad_gateway(
                 "Auth0 answered without an id_token; is openid allowed for this client?",
             ),
@@ -371,25 +419,47 @@ mod tests {
         assert_eq!(redact_quoted(r#"open "abc"#), r#"open "***"#);
     }
 
-    #[test]
-    fn auth0_errors_keep_the_callers_fault_and_hide_the_rest() {
-        let rejected = |status: u16| Auth0Error::Rejected {
+    fn rejected(status: u16, code: &str, retry_after: Option<u64>) -> Auth0Error {
+        Auth0Error::Rejected {
             status,
-            error: "invalid_grant".into(),
-            description: "Wrong email or password.".into(),
-        };
-        for status in [400, 403, 404, 409, 429] {
-            let error = ApiError::from(rejected(status));
-            assert_eq!(error.status().as_u16(), status);
-            assert_eq!(error.message(), "Wrong email or password.");
+            error: code.into(),
+            description: "Auth0 says why.".into(),
+            retry_after,
         }
+    }
+
+    #[test]
+    fn auth0_errors_map_by_their_code_not_their_status() {
+        let cases = [
+            (rejected(403, "invalid_grant", None), 403),
+            (rejected(400, "invalid_grant", None), 403),
+            (rejected(401, "unauthorized", None), 403),
+            (rejected(403, "access_denied", None), 403),
+            (rejected(403, "mfa_required", None), 403),
+            (rejected(429, "too_many_attempts", None), 429),
+            (rejected(401, "access_denied", None), 502),
+            (rejected(401, "invalid_client", None), 502),
+            (rejected(403, "unauthorized_client", None), 502),
+            (rejected(400, "invalid_request", None), 400),
+            (rejected(418, "teapot", None), 502),
+            (Auth0Error::NotJson(400), 502),
+        ];
+        for (error, status) in cases {
+            let shown = format!("{error:?}");
+            let api = ApiError::from(error);
+            assert_eq!(api.status().as_u16(), status, "{shown}");
+            if status != 502 {
+                assert_eq!(api.message(), "Auth0 says why.", "{shown}");
+            }
+        }
+        let mfa = ApiError::from(rejected(403, "mfa_required", None)).body();
+        assert_eq!(mfa.error_code.as_deref(), Some("mfa_required"));
+        let limited = ApiError::from(rejected(429, "too_many_requests", Some(9)));
+        assert_eq!(limited.retry_after, Some(9));
+        let no_json = ApiError::from(Auth0Error::NotJson(400));
         assert_eq!(
-            ApiError::from(rejected(401)).status(),
-            StatusCode::BAD_GATEWAY
-        );
-        assert_eq!(
-            ApiError::from(rejected(418)).status(),
-            StatusCode::BAD_GATEWAY
+            no_json.message(),
+            "Auth0 answered status 400 without a JSON error."
         );
         let down = ApiError::from(Auth0Error::Unavailable("connect refused".into()));
         assert_eq!(down.status(), StatusCode::BAD_GATEWAY);
@@ -415,6 +485,7 @@ mod tests {
                 502,
             ),
             (LoginError::MissingIdToken, 502),
+            (LoginError::CodeRefused("used".into()), 401),
             (LoginError::RefreshPending, 503),
             (LoginError::Store(StoreError::Unavailable("x".into())), 503),
         ];

@@ -89,6 +89,7 @@ mod tests {
             default_connection: default.map(str::to_owned),
             same_site: None,
             authorize_state_required: false,
+            token_endpoint_auth_method: None,
         }
     }
 

@@ -45,6 +45,9 @@ pub enum LoginError {
     /// Auth0 issued an id_token that failed verification.
     #[error(transparent)]
     IdToken(#[from] TokenError),
+    /// Auth0 refused the authorization code (used, expired, or PKCE mismatch).
+    #[error("Auth0 refused the authorization code")]
+    CodeRefused(String),
     /// Auth0 answered without an id_token.
     #[error("Auth0 answered without an id_token")]
     MissingIdToken,

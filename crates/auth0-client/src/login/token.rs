@@ -3,7 +3,7 @@
 use super::client::ClientProfile;
 use super::user::user_object;
 use super::{Issued, Login, LoginError, expiry_after};
-use crate::auth0::authentication::{Grant, TokenSet};
+use crate::auth0::authentication::{Auth0Error, Grant, TokenSet};
 use crate::metrics;
 use crate::secret::Secret;
 use crate::session::{Session, SessionHandle};
@@ -53,7 +53,13 @@ impl Login {
                     code_verifier: &record.code_verifier,
                 },
             )
-            .await?;
+            .await
+            .map_err(|error| match error {
+                Auth0Error::Rejected {
+                    error, description, ..
+                } if error == "invalid_grant" => LoginError::CodeRefused(description),
+                error => LoginError::Auth0(error),
+            })?;
         self.open_session(client, tokens, Some(&record.nonce)).await
     }
 

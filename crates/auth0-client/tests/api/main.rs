@@ -2,6 +2,7 @@
 
 mod auth;
 mod build;
+mod hardening_tokens;
 mod ops;
 mod server;
 mod sessions;

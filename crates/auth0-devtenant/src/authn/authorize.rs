@@ -187,6 +187,9 @@ pub(crate) async fn login_submit(
             let message = match failure {
                 LoginFailure::WrongCredentials => "Wrong email or password.",
                 LoginFailure::Blocked => "Your account has been blocked.",
+                LoginFailure::TooManyAttempts => crate::authn::token::TOO_MANY_ATTEMPTS,
+                LoginFailure::MfaRequired => "Multifactor authentication is not available here.",
+                LoginFailure::Denied(_) => "Access denied.",
             };
             return login_page(
                 StatusCode::BAD_REQUEST,

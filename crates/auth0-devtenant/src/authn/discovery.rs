@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::state::Tenant;
 
@@ -37,7 +37,14 @@ pub(crate) async fn openid_configuration(State(tenant): State<Arc<Tenant>>) -> R
     .into_response()
 }
 
-/// The JSON Web Key Set.
+/// The JSON Web Key Set: the signing key, then the tenant file's `extraJwks`.
 pub(crate) async fn jwks(State(tenant): State<Arc<Tenant>>) -> Response {
-    Json(tenant.keys.jwks().clone()).into_response()
+    if tenant.config.extra_jwks.is_empty() {
+        return Json(tenant.keys.jwks().clone()).into_response();
+    }
+    let mut document = tenant.keys.jwks().clone();
+    if let Some(keys) = document.get_mut("keys").and_then(Value::as_array_mut) {
+        keys.extend(tenant.config.extra_jwks.iter().cloned());
+    }
+    Json(document).into_response()
 }

@@ -84,10 +84,14 @@ pub(crate) fn authenticate_client<'t>(
     headers: &HeaderMap,
     params: &Params,
 ) -> Result<&'t ClientConfig, AuthError> {
-    let (client_id, secret) = match basic_credentials(headers) {
-        Some((id, secret)) => (id, Some(secret)),
+    let (client_id, secret, method) = match basic_credentials(headers) {
+        Some((id, secret)) => (id, Some(secret), "client_secret_basic"),
         None => match params.get("client_id") {
-            Some(id) => (id.clone(), params.get("client_secret").cloned()),
+            Some(id) => (
+                id.clone(),
+                params.get("client_secret").cloned(),
+                "client_secret_post",
+            ),
             None => {
                 return Err(AuthError::invalid_request(
                     "Missing required parameter: client_id",
@@ -100,6 +104,15 @@ pub(crate) fn authenticate_client<'t>(
         .ok_or_else(AuthError::client_unauthorized)?;
     if client.token_endpoint_auth_method == "none" {
         return Ok(client);
+    }
+    tenant.stats.client_auth(&client.client_id, method);
+    if client.token_endpoint_auth_method == "client_secret_basic" && method != "client_secret_basic"
+    {
+        return Err(AuthError::new(
+            axum::http::StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Client authentication failed: this client authenticates with client_secret_basic.",
+        ));
     }
     match secret {
         Some(secret) if secrets_equal(&secret, &client.client_secret) => Ok(client),

@@ -174,7 +174,16 @@ pub(crate) enum LoginFailure {
     WrongCredentials,
     /// The user is blocked.
     Blocked,
+    /// Brute-force protection holds the user's logins.
+    TooManyAttempts,
+    /// The user must complete MFA.
+    MfaRequired,
+    /// A login Action denied the login (its reason).
+    Denied(String),
 }
+
+/// Auth0's description of a brute-force block.
+pub(crate) const TOO_MANY_ATTEMPTS: &str = "Your account has been blocked after multiple consecutive login attempts. We've sent you an email with instructions on how to unblock it.";
 
 impl LoginFailure {
     fn into_auth_error(self) -> AuthError {
@@ -182,6 +191,20 @@ impl LoginFailure {
             LoginFailure::WrongCredentials => AuthError::wrong_credentials(),
             LoginFailure::Blocked => {
                 AuthError::new(StatusCode::UNAUTHORIZED, "unauthorized", "user is blocked")
+            }
+            LoginFailure::TooManyAttempts => AuthError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                TOO_MANY_ATTEMPTS,
+            ),
+            LoginFailure::MfaRequired => AuthError::new(
+                StatusCode::FORBIDDEN,
+                "mfa_required",
+                "Multifactor authentication required",
+            )
+            .with_mfa_token(uuid::Uuid::new_v4().simple().to_string()),
+            LoginFailure::Denied(reason) => {
+                AuthError::new(StatusCode::FORBIDDEN, "access_denied", reason)
             }
         }
     }
@@ -199,15 +222,27 @@ pub(crate) fn login(
         let user = users
             .find_login(connection, username)
             .ok_or(LoginFailure::WrongCredentials)?;
-        if !user
+        if tenant.login_held(&user.user_id) {
+            return Err(LoginFailure::TooManyAttempts);
+        }
+        let matches = user
             .password
             .as_ref()
-            .is_some_and(|hash| hash.verify(password))
-        {
+            .is_some_and(|hash| hash.verify(password));
+        tenant.record_password_check(&user.user_id, matches);
+        if !matches {
             return Err(LoginFailure::WrongCredentials);
         }
         if user.blocked {
             return Err(LoginFailure::Blocked);
+        }
+        if let Some(rule) = tenant.login_rule(&user.user_id) {
+            if let Some(reason) = &rule.denied {
+                return Err(LoginFailure::Denied(reason.clone()));
+            }
+            if rule.mfa_required {
+                return Err(LoginFailure::MfaRequired);
+            }
         }
         user.clone()
     };

@@ -10,6 +10,7 @@ mod control;
 mod discovery;
 mod faults;
 mod jobs;
+mod login_outcomes;
 mod management_users;
 mod password_grants;
 mod refresh;

@@ -48,12 +48,17 @@ pub enum Store {
 /// Edits the generated `config.json` before the app starts.
 pub type EditConfig = Box<dyn FnOnce(&mut ConfigFile) + Send>;
 
+/// Edits the devtenant's description before it starts.
+pub type EditTenant = Box<dyn FnOnce(&mut TenantConfig) + Send>;
+
 /// Knobs of [`TestApp::spawn_with`].
 pub struct Options {
     /// The session store.
     pub store: Store,
     /// Edits the generated `config.json` before the app starts.
     pub edit: EditConfig,
+    /// Edits the devtenant's description (default: the built-in tenant).
+    pub tenant: EditTenant,
 }
 
 impl Default for Options {
@@ -61,6 +66,7 @@ impl Default for Options {
         Self {
             store: Store::Memory,
             edit: Box::new(|_| {}),
+            tenant: Box::new(|_| {}),
         }
     }
 }
@@ -111,6 +117,7 @@ pub fn client(tenant_url: &str, id: &str, secret: &str, scopes: &[&str]) -> Clie
         default_connection: None,
         same_site: None,
         authorize_state_required: false,
+        token_endpoint_auth_method: None,
     }
 }
 
@@ -216,7 +223,9 @@ impl TestApp {
 
     /// The app with `options`.
     pub async fn spawn_with(options: Options) -> TestApp {
-        let tenant = DevTenant::start(TenantConfig::default())
+        let mut tenant_config = TenantConfig::default();
+        (options.tenant)(&mut tenant_config);
+        let tenant = DevTenant::start(tenant_config)
             .await
             .expect("devtenant starts");
         let tenant_url = tenant.url();
