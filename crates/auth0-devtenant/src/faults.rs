@@ -12,6 +12,7 @@ pub struct Faults {
     active: AtomicBool,
     rules: Mutex<Vec<Rule>>,
     access_token_ttl_ms: AtomicU64,
+    refresh_user: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for Faults {
@@ -120,11 +121,24 @@ impl Faults {
         self.access_token_ttl_ms.store(ms, Ordering::Release);
     }
 
+    /// Makes `refresh_token` grants issue their tokens (id_token included) for `user_id`
+    /// instead of the user the refresh token belongs to: a provider that switches users
+    /// on refresh. `None` restores the normal behaviour.
+    pub fn set_refresh_user(&self, user_id: Option<&str>) {
+        *lock(&self.refresh_user) = user_id.map(str::to_owned);
+    }
+
     /// Removes every fault and knob.
     pub fn clear(&self) {
         lock(&self.rules).clear();
         self.active.store(false, Ordering::Release);
         self.access_token_ttl_ms.store(0, Ordering::Release);
+        *lock(&self.refresh_user) = None;
+    }
+
+    /// The user `refresh_token` grants are issued for, when set.
+    pub(crate) fn refresh_user(&self) -> Option<String> {
+        lock(&self.refresh_user).clone()
     }
 
     /// The access-token lifetime set at runtime, if any.

@@ -54,7 +54,10 @@ impl Login {
             code_verifier: Secret::new(code_verifier.clone()),
             redirect: request.redirect,
         };
-        self.sessions.put_state(&state, &record).await?;
+        if !self.sessions.put_state(&state, &record).await? {
+            // Replacing it would swap the pending login's nonce and PKCE verifier.
+            return Err(LoginError::StatePending);
+        }
 
         let app = &client.app;
         let mut query = url::form_urlencoded::Serializer::new(String::new());

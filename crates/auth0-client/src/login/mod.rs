@@ -7,6 +7,7 @@ pub mod authorize;
 pub mod client;
 pub mod logout;
 pub mod refresh;
+mod same_user;
 pub mod token;
 pub mod user;
 
@@ -28,6 +29,9 @@ pub enum LoginError {
     /// `/authorize` without `state` for a client that requires it.
     #[error("state is required by this client")]
     StateRequired,
+    /// `/authorize` with a caller's state that a pending login already uses.
+    #[error("a login with this state is already pending")]
+    StatePending,
     /// A malformed request value (named in the message).
     #[error("{0}")]
     InvalidInput(String),
@@ -57,6 +61,10 @@ pub enum LoginError {
     /// Auth0 refused the session's refresh token: the session is over.
     #[error("the session's refresh token was refused")]
     RefreshRefused,
+    /// Auth0 answered a refresh with an id_token for another user (or issuer, or
+    /// audience): the session has been ended.
+    #[error("the refreshed id_token names another user")]
+    RefreshUserMismatch,
     /// Another request is refreshing this session and did not finish in time.
     #[error("a refresh of this session is still in progress")]
     RefreshPending,
