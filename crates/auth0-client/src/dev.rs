@@ -68,6 +68,7 @@ pub fn config(tenant: &str, address: &str, port: u16) -> Config {
         default_connection: Some(UPA.to_owned()),
         same_site: None,
         authorize_state_required: false,
+        allowed_origins: Vec::new(),
     };
     let mut website = client(
         "dev-website-client",
@@ -127,6 +128,8 @@ pub fn config(tenant: &str, address: &str, port: u16) -> Config {
         delay_shutdown: Duration::ZERO,
         session_encryption_keys: Vec::new(),
         mongo: None,
+        trusted_proxy_hops: 1,
+        authorize_rate_limit: 120,
     };
     Config { settings, file }
 }

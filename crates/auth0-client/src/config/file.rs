@@ -68,6 +68,10 @@ pub struct ClientConfig {
     /// When true, `/authorize` requires the caller's `state`.
     #[serde(default)]
     pub authorize_state_required: bool,
+    /// Cookie clients: origins besides the original host whose browser pages may post
+    /// a login to `/oauth/token` (a cross-site one is refused otherwise).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_origins: Vec<String>,
 }
 
 /// A connection of the current managementClient form.

@@ -3,6 +3,7 @@
 
 pub mod env;
 pub mod file;
+pub mod origins;
 pub mod validate;
 
 pub use env::Settings;

@@ -233,6 +233,10 @@ impl From<LoginError> for ApiError {
             }
             LoginError::Auth0(error) => error.into(),
             LoginError::Store(error) => error.into(),
+            LoginError::Throttled(throttled) => Self::too_many_requests(
+                "Too many logins started from this address; retry after the time Retry-After gives.",
+                throttled.retry_after.as_secs_f64().ceil().max(1.0) as u64,
+            ),
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod client;
 pub mod logout;
 pub mod refresh;
 mod same_user;
+pub mod throttle;
 pub mod token;
 pub mod user;
 
@@ -77,6 +78,10 @@ pub enum LoginError {
     /// The session store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Too many `/authorize` calls from this client IP (or from everyone, while the
+    /// limiter tracks as many clients as it may).
+    #[error("too many logins started ({})", .0.reason)]
+    Throttled(throttle::Throttled),
 }
 
 /// A session just created or refreshed, with what the caller gets back.
@@ -99,6 +104,7 @@ pub struct Login {
     auth0: AuthenticationApi,
     jwks: JwksCache,
     sessions: Arc<dyn SessionStore>,
+    throttle: throttle::StateThrottle,
 }
 
 impl std::fmt::Debug for Login {
@@ -132,6 +138,7 @@ impl Login {
             auth0: AuthenticationApi::new(http.clone()),
             jwks: JwksCache::new(http),
             sessions,
+            throttle: throttle::StateThrottle::new(config.settings.authorize_rate_limit),
         })
     }
 

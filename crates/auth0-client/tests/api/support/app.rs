@@ -48,12 +48,17 @@ pub enum Store {
 /// Edits the generated `config.json` before the app starts.
 pub type EditConfig = Box<dyn FnOnce(&mut ConfigFile) + Send>;
 
+/// Edits the app's settings (environment) before it starts.
+pub type EditSettings = Box<dyn FnOnce(&mut Settings) + Send>;
+
 /// Knobs of [`TestApp::spawn_with`].
 pub struct Options {
     /// The session store.
     pub store: Store,
     /// Edits the generated `config.json` before the app starts.
     pub edit: EditConfig,
+    /// Edits the settings before the app starts.
+    pub edit_settings: EditSettings,
 }
 
 impl Default for Options {
@@ -61,6 +66,7 @@ impl Default for Options {
         Self {
             store: Store::Memory,
             edit: Box::new(|_| {}),
+            edit_settings: Box::new(|_| {}),
         }
     }
 }
@@ -111,6 +117,7 @@ pub fn client(tenant_url: &str, id: &str, secret: &str, scopes: &[&str]) -> Clie
         default_connection: None,
         same_site: None,
         authorize_state_required: false,
+        allowed_origins: Vec::new(),
     }
 }
 
@@ -195,6 +202,8 @@ pub fn settings() -> Settings {
         delay_shutdown: Duration::ZERO,
         session_encryption_keys: Vec::new(),
         mongo: None,
+        trusted_proxy_hops: 1,
+        authorize_rate_limit: 120,
     }
 }
 
@@ -232,6 +241,7 @@ impl TestApp {
             username: None,
             password: None,
         });
+        (options.edit_settings)(&mut settings);
         let sessions = open_store(&settings).await.expect("session store opens");
         let config = Arc::new(Config { settings, file });
         let state = AppState::new(config.clone(), sessions.clone()).expect("app state builds");
