@@ -83,6 +83,7 @@ pub fn config(tenant: &str, address: &str, port: u16) -> Config {
         same_site: None,
         authorize_state_required: false,
         token_endpoint_auth_method: None,
+        allowed_origins: Vec::new(),
     };
     let mut website = client(
         "dev-website-client",
@@ -143,6 +144,8 @@ pub fn config(tenant: &str, address: &str, port: u16) -> Config {
         session_encryption_keys: Vec::new(),
         mongo: None,
         server: crate::config::server::ServerSettings::default(),
+        trusted_proxy_hops: 1,
+        authorize_rate_limit: 120,
     };
     Config { settings, file }
 }

@@ -27,6 +27,12 @@ pub fn session_ended(reason: &'static str) {
     counter!("sessions_ended_total", "reason" => reason).increment(1);
 }
 
+/// An `/authorize` call was refused by the state-creation limit (`reason`: `per_ip`,
+/// or `clients_tracked` while the limiter holds as many clients as it may).
+pub fn authorize_rate_limited(reason: &'static str) {
+    counter!("authorize_rate_limited_total", "reason" => reason).increment(1);
+}
+
 /// The session store failed an operation.
 pub fn store_error(operation: &'static str) {
     counter!("session_store_errors_total", "operation" => operation).increment(1);

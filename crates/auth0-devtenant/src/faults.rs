@@ -13,6 +13,7 @@ pub struct Faults {
     rules: Mutex<Vec<Rule>>,
     access_token_ttl_ms: AtomicU64,
     access_token_override: Mutex<Option<String>>,
+    refresh_user: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for Faults {
@@ -151,17 +152,30 @@ impl Faults {
         self.access_token_ttl_ms.store(ms, Ordering::Release);
     }
 
+    /// Makes `refresh_token` grants issue their tokens (id_token included) for `user_id`
+    /// instead of the user the refresh token belongs to: a provider that switches users
+    /// on refresh. `None` restores the normal behaviour.
+    pub fn set_refresh_user(&self, user_id: Option<&str>) {
+        *lock(&self.refresh_user) = user_id.map(str::to_owned);
+    }
+
     /// Removes every fault and knob.
     pub fn clear(&self) {
         lock(&self.rules).clear();
         self.active.store(false, Ordering::Release);
         self.access_token_ttl_ms.store(0, Ordering::Release);
         *lock(&self.access_token_override) = None;
+        *lock(&self.refresh_user) = None;
     }
 
     /// The access token to issue instead of a signed one, if set.
     pub(crate) fn access_token_override(&self) -> Option<String> {
         lock(&self.access_token_override).clone()
+    }
+
+    /// The user `refresh_token` grants are issued for, when set.
+    pub(crate) fn refresh_user(&self) -> Option<String> {
+        lock(&self.refresh_user).clone()
     }
 
     /// The access-token lifetime set at runtime, if any.

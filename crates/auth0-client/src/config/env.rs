@@ -88,6 +88,12 @@ pub struct Settings {
     pub mongo: Option<MongoSettings>,
     /// `HTTP_ADDRESS`, the HTTP timeouts and the connection limit.
     pub server: super::server::ServerSettings,
+    /// `TRUSTED_PROXY_HOPS`: proxies in front of the service whose `X-Forwarded-For`
+    /// entries are trusted (1: the right-most entry is the end user's IP; 0: the peer).
+    pub trusted_proxy_hops: usize,
+    /// `AUTHORIZE_RATE_LIMIT`: `/authorize` state creations per client IP per minute
+    /// (and the burst allowed); 0 turns the limit off.
+    pub authorize_rate_limit: u32,
 }
 
 impl LogLevel {
@@ -135,6 +141,8 @@ impl Settings {
         let http_port = number("HTTP_PORT", 8080, u64::from(u16::MAX)) as u16;
         let session_seconds = number("SESSION_DURATION_SECONDS", 86_400, 10 * 365 * 86_400);
         let delay_seconds = number("DELAY_SHUTDOWN_SECONDS", 10, 3600);
+        let trusted_proxy_hops = number("TRUSTED_PROXY_HOPS", 1, 16) as usize;
+        let authorize_rate_limit = number("AUTHORIZE_RATE_LIMIT", 120, 1_000_000) as u32;
         if session_seconds == 0 {
             errors.push("SESSION_DURATION_SECONDS: expected at least 1 second".to_owned());
         }
@@ -250,6 +258,8 @@ impl Settings {
             session_encryption_keys,
             mongo,
             server,
+            trusted_proxy_hops,
+            authorize_rate_limit,
         })
     }
 }
@@ -415,6 +425,16 @@ mod tests {
         assert_eq!(s.delay_shutdown, Duration::from_secs(10));
         assert!(s.redis.is_none());
         assert!(s.session_encryption_keys.is_empty());
+        assert_eq!(s.trusted_proxy_hops, 1);
+        assert_eq!(s.authorize_rate_limit, 120);
+    }
+
+    #[test]
+    fn proxy_hops_and_the_authorize_rate_limit_are_bounded_numbers() {
+        let s = env(&[("TRUSTED_PROXY_HOPS", "0"), ("AUTHORIZE_RATE_LIMIT", "0")]).unwrap();
+        assert_eq!((s.trusted_proxy_hops, s.authorize_rate_limit), (0, 0));
+        assert!(error_of(&[("TRUSTED_PROXY_HOPS", "17")]).starts_with("TRUSTED_PROXY_HOPS:"));
+        assert!(error_of(&[("AUTHORIZE_RATE_LIMIT", "many")]).starts_with("AUTHORIZE_RATE_LIMIT:"));
     }
 
     #[test]

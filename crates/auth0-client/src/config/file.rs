@@ -79,6 +79,10 @@ pub struct ClientConfig {
     /// (`client_secret_post` when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_endpoint_auth_method: Option<ClientAuth>,
+    /// Cookie clients: origins besides the original host whose browser pages may post
+    /// a login to `/oauth/token` (a cross-site one is refused otherwise).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_origins: Vec<String>,
 }
 
 /// Client authentication at Auth0's token endpoint (the application's "Token Endpoint

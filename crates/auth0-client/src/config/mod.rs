@@ -4,6 +4,7 @@
 pub mod env;
 pub mod file;
 pub mod server;
+pub mod origins;
 pub mod validate;
 
 pub use env::Settings;

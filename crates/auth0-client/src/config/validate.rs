@@ -118,6 +118,11 @@ pub fn cross_checks(file: &ConfigFile) -> Vec<String> {
     }
     for (name, client) in &file.clients {
         check_client(&format!("/clients/{name}"), client, &mut errors);
+        super::origins::check_allowed_origins(
+            &format!("/clients/{name}"),
+            &client.allowed_origins,
+            &mut errors,
+        );
     }
     check_management(&file.management_client, &mut errors);
     if let Some(url) = &file.auth0_tenant_url {
@@ -320,6 +325,15 @@ mod tests {
         let errors = errors_of(doc);
         assert!(errors[0].starts_with("/managementClient:"), "{errors:?}");
         assert!(errors[0].contains("keep one form"));
+    }
+
+    #[test]
+    fn allowed_origins_must_be_origins() {
+        let mut doc = valid();
+        doc["clients"]["website"]["allowedOrigins"] = json!(["https://login.example.com"]);
+        assert!(parse(&doc.to_string()).is_ok());
+        doc["clients"]["website"]["allowedOrigins"] = json!(["https://login.example.com/page"]);
+        assert!(errors_of(doc)[0].starts_with("/clients/website/allowedOrigins/0:"));
     }
 
     #[test]

@@ -6,16 +6,17 @@ use super::context::{
 };
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiQuery, JsonOrForm};
+use super::login_csrf::check_same_site;
 use crate::app::AppState;
 use crate::config::file::SameSite;
 use crate::login::Issued;
-use crate::login::authorize::AuthorizeRequest;
+use crate::login::authorize::{AuthorizeRequest, MAX_REDIRECT_LEN};
 use crate::login::client::ClientProfile;
 use crate::login::token::PasswordLogin;
 use crate::secret::Secret;
 use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -61,17 +62,25 @@ pub struct AuthorizeQuery {
     params(AuthorizeQuery, ("client-type" = Option<String>, Header, description = "Client type (else defaultClient)")),
     responses(
         (status = 302, description = "Redirect to Auth0's /authorize (PKCE, nonce, state)"),
-        (status = 400, description = "Missing state, unsupported connection or bad redirect", body = ErrorBody),
+        (status = 400, description = "Missing state, unsupported connection, bad or over-long redirect (2 KB), or an unparsable X-Forwarded-For entry", body = ErrorBody),
         (status = 401, description = "No or unknown client", body = ErrorBody),
+        (status = 409, description = "A login with the caller's state is already pending", body = ErrorBody),
+        (status = 429, description = "Too many logins started from this client IP (Retry-After)", body = ErrorBody),
         (status = 503, description = "Session store unavailable", body = ErrorBody),
     ))]
 pub async fn authorize(
     State(state): State<AppState>,
     SelectedClient(client): SelectedClient,
     original: OriginalUrl,
+    EndUserIp(ip): EndUserIp,
     ApiQuery(query): ApiQuery<AuthorizeQuery>,
 ) -> Result<Response, ApiError> {
     let redirect = match query.redirect.filter(|r| !r.is_empty()) {
+        Some(redirect) if redirect.len() > MAX_REDIRECT_LEN => {
+            return Err(ApiError::bad_request(format!(
+                "redirect must be at most {MAX_REDIRECT_LEN} bytes."
+            )));
+        }
         Some(redirect) => {
             original.return_to(&redirect)?;
             Some(redirect)
@@ -82,6 +91,7 @@ pub async fn authorize(
         state: query.state,
         connection: query.connection,
         redirect,
+        client_ip: ip,
     };
     let location = state.login.authorize(&client, request).await?;
     found(&location, None)
@@ -134,16 +144,22 @@ pub struct TokenResponse {
         (status = 200, description = "Tokens (or, for website clients, an empty body and the sid cookie)", body = TokenResponse),
         (status = 400, description = "Bad body or unsupported connection", body = ErrorBody),
         (status = 401, description = "No or unknown client, bad state, or id_token refused", body = ErrorBody),
-        (status = 403, description = "Wrong credentials (Auth0's message)", body = ErrorBody),
+        (status = 403, description = "Wrong credentials (Auth0's message), or a cross-site login to a cookie client", body = ErrorBody),
+        (status = 413, description = "Body over the 256 KiB limit", body = ErrorBody),
         (status = 502, description = "Auth0 unavailable", body = ErrorBody),
         (status = 504, description = "Auth0 too slow", body = ErrorBody),
     ))]
 pub async fn token(
     State(state): State<AppState>,
     SelectedClient(client): SelectedClient,
+    original: OriginalUrl,
+    headers: HeaderMap,
     EndUserIp(ip): EndUserIp,
     JsonOrForm(body): JsonOrForm<TokenRequest>,
 ) -> Result<Response, ApiError> {
+    if client.website {
+        check_same_site(&headers, &original, &client.allowed_origins)?;
+    }
     let grant = body.grant_type.as_deref().filter(|g| !g.is_empty());
     let password_grant = match grant {
         Some("password" | PASSWORD_REALM_GRANT) => true,

@@ -230,21 +230,32 @@ fn session_cookie(headers: &HeaderMap) -> Option<String> {
         })
 }
 
-/// The end user's IP: first hop of `x-forwarded-for`, else the peer address.
+/// The end user's IP: the `x-forwarded-for` entry appended by the nearest trusted proxy
+/// (`TRUSTED_PROXY_HOPS`), else the peer address (see [`super::client_ip`]). An entry
+/// there that is not an IP is a `400`, never replaced by the peer address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EndUserIp(pub Option<IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for EndUserIp {
+impl FromRequestParts<AppState> for EndUserIp {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let forwarded =
-            first_value(&parts.headers, "x-forwarded-for").and_then(|v| v.parse::<IpAddr>().ok());
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(addr)| addr.ip());
-        Ok(Self(forwarded.or(peer)))
+        let hops = state.config.settings.trusted_proxy_hops;
+        super::client_ip::end_user_ip(&parts.headers, peer, hops)
+            .map(Self)
+            .map_err(|error| {
+                tracing::debug!(%error, hops, "end user IP refused");
+                ApiError::bad_request(format!(
+                    "X-Forwarded-For: the entry appended by the nearest trusted proxy (TRUSTED_PROXY_HOPS={hops}) is not an IP address."
+                ))
+            })
     }
 }
 

@@ -236,6 +236,9 @@ impl From<LoginError> for ApiError {
             LoginError::StateRequired => {
                 Self::bad_request("This client requires the state query parameter.")
             }
+            LoginError::StatePending => Self::conflict(
+                "A login with this state is already pending: start it with a new state.",
+            ),
             LoginError::InvalidInput(message) => Self::bad_request(message),
             LoginError::UnsupportedConnection { connection, .. } => Self::bad_request(format!(
                 "Connection {connection:?} is not supported by this client."
@@ -267,6 +270,9 @@ impl From<LoginError> for ApiError {
             LoginError::RefreshRefused => {
                 Self::unauthorized("Auth0 refused the session's refresh token: log in again.")
             }
+            LoginError::RefreshUserMismatch => Self::unauthorized(
+                "Auth0 answered the refresh for another user; the session has ended: log in again.",
+            ),
             LoginError::RefreshPending => {
                 Self::service_unavailable("This session is being refreshed; retry shortly.")
             }
@@ -275,6 +281,10 @@ impl From<LoginError> for ApiError {
             }
             LoginError::Auth0(error) => error.into(),
             LoginError::Store(error) => error.into(),
+            LoginError::Throttled(throttled) => Self::too_many_requests(
+                "Too many logins started from this address; retry after the time Retry-After gives.",
+                throttled.retry_after.as_secs_f64().ceil().max(1.0) as u64,
+            ),
         }
     }
 }
@@ -285,6 +295,7 @@ impl From<JsonRejection> for ApiError {
             return Self::body_timeout();
         }
         let status = match &rejection {
+            _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => return body_too_large(),
             JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             _ => StatusCode::BAD_REQUEST,
         };
@@ -298,11 +309,20 @@ impl From<FormRejection> for ApiError {
             return Self::body_timeout();
         }
         let status = match &rejection {
+            _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => return body_too_large(),
             FormRejection::InvalidFormContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             _ => StatusCode::BAD_REQUEST,
         };
         Self::new(status, redact_quoted(&rejection.body_text()))
     }
+}
+
+/// `413` for a body over the service's limit.
+fn body_too_large() -> ApiError {
+    ApiError::payload_too_large(format!(
+        "The request body is over the {} KiB limit.",
+        crate::app::BODY_LIMIT / 1024
+    ))
 }
 
 impl From<QueryRejection> for ApiError {
@@ -474,10 +494,12 @@ mod tests {
     fn login_errors_map_to_the_documented_statuses() {
         let cases = [
             (LoginError::StateRequired, 400),
+            (LoginError::StatePending, 409),
             (LoginError::InvalidState, 401),
             (LoginError::NoSession, 401),
             (LoginError::RefreshTokenMismatch, 401),
             (LoginError::RefreshRefused, 401),
+            (LoginError::RefreshUserMismatch, 401),
             (LoginError::IdToken(TokenError::NonceMismatch), 401),
             (LoginError::IdToken(TokenError::KeysTimeout), 504),
             (

@@ -3,15 +3,21 @@
 
 use super::client::ClientProfile;
 use super::{Login, LoginError};
+use crate::metrics;
 use crate::secret::Secret;
 use crate::session::AuthState;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use std::net::IpAddr;
 
 /// Longest `state` accepted from a caller.
 const MAX_STATE_LEN: usize = 512;
+/// Longest `redirect` accepted (bytes).
+pub const MAX_REDIRECT_LEN: usize = 2048;
+/// Largest state record stored (bytes of JSON, before sealing).
+const MAX_STATE_RECORD_LEN: usize = 4096;
 
 /// What the caller asked of `/authorize`.
 #[derive(Debug, Default)]
@@ -22,6 +28,8 @@ pub struct AuthorizeRequest {
     pub connection: Option<String>,
     /// Where the login site wants to land afterwards (already checked by the caller).
     pub redirect: Option<String>,
+    /// The end user's IP, for the per-client limit on state creation.
+    pub client_ip: Option<IpAddr>,
 }
 
 impl Login {
@@ -46,6 +54,15 @@ impl Login {
             random_token()
         };
         let connection = client.resolve_connection(request.connection.as_deref())?;
+        if request
+            .redirect
+            .as_ref()
+            .is_some_and(|r| r.len() > MAX_REDIRECT_LEN)
+        {
+            return Err(LoginError::InvalidInput(format!(
+                "redirect must be at most {MAX_REDIRECT_LEN} bytes"
+            )));
+        }
         let nonce = random_token();
         let code_verifier = random_token();
         let record = AuthState {
@@ -54,7 +71,22 @@ impl Login {
             code_verifier: Secret::new(code_verifier.clone()),
             redirect: request.redirect,
         };
-        self.sessions.put_state(&state, &record).await?;
+        if serde_json::to_vec(&record).map_or(usize::MAX, |json| json.len()) > MAX_STATE_RECORD_LEN
+        {
+            return Err(LoginError::InvalidInput(format!(
+                "the login state would exceed {MAX_STATE_RECORD_LEN} bytes: shorten redirect"
+            )));
+        }
+        if let Some(ip) = request.client_ip
+            && let Err(throttled) = self.throttle.check(ip)
+        {
+            metrics::authorize_rate_limited(throttled.reason);
+            return Err(LoginError::Throttled(throttled));
+        }
+        if !self.sessions.put_state(&state, &record).await? {
+            // Replacing it would swap the pending login's nonce and PKCE verifier.
+            return Err(LoginError::StatePending);
+        }
 
         let app = &client.app;
         let mut query = url::form_urlencoded::Serializer::new(String::new());

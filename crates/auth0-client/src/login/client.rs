@@ -4,6 +4,7 @@ use super::LoginError;
 use crate::auth0::jwks::parse_algorithms;
 use crate::auth0::{Application, WEBSITE_SCOPE};
 use crate::config::file::{ClientConfig, SameSite};
+use crate::config::origins::normalize_origin;
 use jsonwebtoken::Algorithm;
 
 /// One client's login rules.
@@ -25,6 +26,8 @@ pub struct ClientProfile {
     pub same_site: Option<SameSite>,
     /// `/authorize` requires the caller's `state`.
     pub authorize_state_required: bool,
+    /// Origins besides the original host allowed to post a login (normalised).
+    pub allowed_origins: Vec<String>,
 }
 
 impl ClientProfile {
@@ -45,6 +48,11 @@ impl ClientProfile {
             default_connection: config.default_connection.clone().filter(|c| !c.is_empty()),
             same_site: config.same_site,
             authorize_state_required: config.authorize_state_required,
+            allowed_origins: config
+                .allowed_origins
+                .iter()
+                .filter_map(|origin| normalize_origin(origin))
+                .collect(),
         })
     }
 
@@ -90,6 +98,7 @@ mod tests {
             same_site: None,
             authorize_state_required: false,
             token_endpoint_auth_method: None,
+            allowed_origins: vec![],
         }
     }
 

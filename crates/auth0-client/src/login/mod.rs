@@ -7,6 +7,8 @@ pub mod authorize;
 pub mod client;
 pub mod logout;
 pub mod refresh;
+mod same_user;
+pub mod throttle;
 pub mod token;
 pub mod user;
 
@@ -28,6 +30,9 @@ pub enum LoginError {
     /// `/authorize` without `state` for a client that requires it.
     #[error("state is required by this client")]
     StateRequired,
+    /// `/authorize` with a caller's state that a pending login already uses.
+    #[error("a login with this state is already pending")]
+    StatePending,
     /// A malformed request value (named in the message).
     #[error("{0}")]
     InvalidInput(String),
@@ -60,6 +65,10 @@ pub enum LoginError {
     /// Auth0 refused the session's refresh token: the session is over.
     #[error("the session's refresh token was refused")]
     RefreshRefused,
+    /// Auth0 answered a refresh with an id_token for another user (or issuer, or
+    /// audience): the session has been ended.
+    #[error("the refreshed id_token names another user")]
+    RefreshUserMismatch,
     /// Another request is refreshing this session and did not finish in time.
     #[error("a refresh of this session is still in progress")]
     RefreshPending,
@@ -72,6 +81,10 @@ pub enum LoginError {
     /// The session store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Too many `/authorize` calls from this client IP (or from everyone, while the
+    /// limiter tracks as many clients as it may).
+    #[error("too many logins started ({})", .0.reason)]
+    Throttled(throttle::Throttled),
 }
 
 /// A session just created or refreshed, with what the caller gets back.
@@ -94,6 +107,7 @@ pub struct Login {
     auth0: AuthenticationApi,
     jwks: JwksCache,
     sessions: Arc<dyn SessionStore>,
+    throttle: throttle::StateThrottle,
 }
 
 impl std::fmt::Debug for Login {
@@ -127,6 +141,7 @@ impl Login {
             auth0: AuthenticationApi::new(http.clone()),
             jwks: JwksCache::new(http),
             sessions,
+            throttle: throttle::StateThrottle::new(config.settings.authorize_rate_limit),
         })
     }
 

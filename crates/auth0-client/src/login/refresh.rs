@@ -5,6 +5,7 @@
 //! handle. Either way the request that takes the store lock `refresh:<key>` calls
 //! Auth0; the others re-read the session until it has changed.
 
+use super::same_user::same_user;
 use super::user::user_object;
 use super::{Issued, Login, LoginError, expiry_after, unix_now};
 use crate::auth0::authentication::Grant;
@@ -109,6 +110,18 @@ impl Login {
         }
     }
 
+    /// Deletes the session behind `handle` (and its user-index entry), counting why.
+    async fn end_session(
+        &self,
+        handle: &SessionHandle,
+        reason: &'static str,
+    ) -> Result<(), LoginError> {
+        if self.sessions.delete_session(handle).await?.is_some() {
+            metrics::session_ended(reason);
+        }
+        Ok(())
+    }
+
     async fn release(&self, lock: &str, token: &LockToken) {
         if let Err(error) = self.sessions.unlock(lock, token).await {
             tracing::warn!(error = %error, "refresh lock not released; it expires with its lease");
@@ -126,23 +139,25 @@ impl Login {
         if current.access_token == stale.access_token {
             return Ok(None);
         }
-        let handle = match mode {
-            Mode::InPlace => handle.clone(),
+        let (handle, session) = match mode {
+            Mode::InPlace => (handle.clone(), current),
             Mode::Rotate => {
                 // Rotated only when the new access token is itself a live handle
-                // (a transparent refresh changes the token but keeps the handle).
+                // (a transparent refresh changes the token but keeps the handle). The
+                // answer is read there: the old handle's copy is read-only, without
+                // the refresh token the caller must be given.
                 let rotated = SessionHandle::new(current.access_token.expose());
-                if self.sessions.get_session(&rotated).await?.is_none() {
-                    return Ok(None);
+                match self.sessions.get_session(&rotated).await? {
+                    Some(session) => (rotated, session),
+                    None => return Ok(None),
                 }
-                rotated
             }
         };
-        let expire_at = OffsetDateTime::from_unix_timestamp(current.token_expires_at)
+        let expire_at = OffsetDateTime::from_unix_timestamp(session.token_expires_at)
             .unwrap_or_else(|_| OffsetDateTime::now_utc());
         Ok(Some(Issued {
             handle,
-            session: current,
+            session,
             expire_at,
         }))
     }
@@ -186,10 +201,10 @@ impl Login {
                     metrics::refresh("shared");
                     return Ok(issued);
                 }
+                // Refused for good: the caller is told to log in again, so the handle
+                // must stop answering too (explicit and transparent refresh alike).
                 metrics::refresh("invalid_grant");
-                if mode == Mode::InPlace && self.sessions.delete_session(handle).await?.is_some() {
-                    metrics::session_ended("refresh_refused");
-                }
+                self.end_session(handle, "refresh_refused").await?;
                 return Err(LoginError::RefreshRefused);
             }
             Err(error) => {
@@ -198,11 +213,22 @@ impl Login {
             }
         };
         let user = match &tokens.id_token {
-            Some(id_token) => user_object(
-                &self.verify_id_token(&client, id_token, None).await?,
-                &self.namespaces,
-            )
-            .into(),
+            Some(id_token) => {
+                let claims = self.verify_id_token(&client, id_token, None).await?;
+                if let Err(mismatch) = same_user(&current, &claims) {
+                    // OIDC Core §12.2: a refreshed id_token names the same user, or the
+                    // session is no longer trustworthy.
+                    tracing::warn!(
+                        client = %client.name,
+                        claim = mismatch,
+                        "Auth0 answered a refresh with an id_token for another user; the session ends"
+                    );
+                    metrics::refresh("user_mismatch");
+                    self.end_session(handle, "refresh_user_mismatch").await?;
+                    return Err(LoginError::RefreshUserMismatch);
+                }
+                user_object(&claims, &self.namespaces).into()
+            }
             None => current.user.clone(),
         };
         let expire_at = expiry_after(OffsetDateTime::now_utc(), tokens.expires_in);

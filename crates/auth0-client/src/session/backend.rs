@@ -54,8 +54,14 @@ pub trait Backend: Send + Sync {
     /// Users with at least one live session, each once.
     async fn active_users(&self) -> Result<Vec<String>, StoreError>;
 
-    /// Stores a state record for `ttl`.
-    async fn set_state(&self, key: &str, record: Vec<u8>, ttl: Duration) -> Result<(), StoreError>;
+    /// Stores a state record for `ttl` unless a live one exists under `key` (then
+    /// nothing changes); true when it was stored.
+    async fn set_state(
+        &self,
+        key: &str,
+        record: Vec<u8>,
+        ttl: Duration,
+    ) -> Result<bool, StoreError>;
 
     /// Reads and removes a state record in one atomic step.
     async fn take_state(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;

@@ -200,10 +200,18 @@ impl Backend for MemoryBackend {
         Ok(users)
     }
 
-    async fn set_state(&self, key: &str, record: Vec<u8>, ttl: Duration) -> Result<(), StoreError> {
+    async fn set_state(
+        &self,
+        key: &str,
+        record: Vec<u8>,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
         let now = now_ms();
         let mut inner = self.inner();
         inner.sweep(now);
+        if live(&mut inner.states, key, now).is_some() {
+            return Ok(false);
+        }
         let deadline_ms = now.saturating_add(millis(ttl));
         inner.states.insert(
             key.to_owned(),
@@ -212,7 +220,7 @@ impl Backend for MemoryBackend {
                 deadline_ms,
             },
         );
-        Ok(())
+        Ok(true)
     }
 
     async fn take_state(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {

@@ -202,7 +202,8 @@ pub trait SessionStore: Send + Sync {
     async fn delete_session(&self, handle: &SessionHandle) -> Result<Option<Session>, StoreError>;
 
     /// Rotation: stores `session` under `new`, and lets `old` keep working for `grace`
-    /// only (then it is gone). The user index follows.
+    /// only (then it is gone), read-only: its copy holds no refresh token, so it answers
+    /// `/userinfo` but cannot refresh. The user index follows.
     async fn rotate_session(
         &self,
         old: &SessionHandle,
@@ -217,8 +218,9 @@ pub trait SessionStore: Send + Sync {
     /// User ids with at least one live session, each once.
     async fn active_users(&self) -> Result<Vec<String>, StoreError>;
 
-    /// Keeps an authorization state for [`AUTH_STATE_TTL`].
-    async fn put_state(&self, state: &str, record: &AuthState) -> Result<(), StoreError>;
+    /// Keeps an authorization state for [`AUTH_STATE_TTL`], only if no live state of
+    /// that value is pending (`SET NX`); true when it was stored, false when refused.
+    async fn put_state(&self, state: &str, record: &AuthState) -> Result<bool, StoreError>;
 
     /// Takes (reads and deletes atomically) an authorization state: a second take finds nothing.
     async fn take_state(&self, state: &str) -> Result<Option<AuthState>, StoreError>;

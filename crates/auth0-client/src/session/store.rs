@@ -205,7 +205,14 @@ impl<B: Backend> SessionStore for Store<B> {
                     .await;
             }
             let grace_ends_ms = now_ms().saturating_add(millis(grace)).min(expires_at_ms);
-            let old_record = self.encode_session(&old_key, session)?;
+            // Read-only during the grace: without refresh tokens the old handle can
+            // neither refresh nor be refreshed, so it never forks a second session.
+            let read_only = Session {
+                refresh_token: None,
+                caller_refresh_token: None,
+                ..session.clone()
+            };
+            let old_record = self.encode_session(&old_key, &read_only)?;
             self.backend
                 .replace_session(&old_key, old_record, Some(grace_ends_ms))
                 .await?;
@@ -226,7 +233,7 @@ impl<B: Backend> SessionStore for Store<B> {
         observed("active_users", self.backend.active_users().await)
     }
 
-    async fn put_state(&self, state: &str, record: &AuthState) -> Result<(), StoreError> {
+    async fn put_state(&self, state: &str, record: &AuthState) -> Result<bool, StoreError> {
         let result = async {
             let key = hex_sha256(state);
             let bytes = self.encode(record, &state_aad(&key))?;

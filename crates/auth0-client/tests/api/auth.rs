@@ -428,7 +428,7 @@ async fn a_password_login_with_a_connection_uses_password_realm_and_forwards_the
         .http
         .post(app.url("/oauth/token"))
         .header("client-type", WEBSITE)
-        .header("x-forwarded-for", "203.0.113.7, 10.0.0.1")
+        .header("x-forwarded-for", "198.51.100.99, 203.0.113.7")
         .form(&[
             ("grant_type", "password"),
             ("username", DEV_EMAIL),

@@ -3,6 +3,7 @@
 mod auth;
 mod build;
 mod hardening_tokens;
+mod hardening_sessions;
 mod ops;
 mod server;
 mod sessions;

@@ -339,9 +339,10 @@ fn refresh_token(
         }
         AuthError::invalid_refresh_token()
     })?;
+    let user_id = tenant.faults.refresh_user().unwrap_or(grant.user_id);
     let user = tenant
         .users_read()
-        .get(&grant.user_id)
+        .get(&user_id)
         .filter(|u| !u.blocked)
         .cloned()
         .ok_or_else(AuthError::invalid_refresh_token)?;

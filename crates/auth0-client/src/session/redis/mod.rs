@@ -212,15 +212,23 @@ impl Backend for RedisBackend {
         self.run(cmd("ZRANGE").arg(&index).arg(0).arg(-1)).await
     }
 
-    async fn set_state(&self, key: &str, record: Vec<u8>, ttl: Duration) -> Result<(), StoreError> {
-        self.run(
-            cmd("SET")
-                .arg(self.keys.state(key))
-                .arg(record)
-                .arg("PX")
-                .arg(millis(ttl)),
-        )
-        .await
+    async fn set_state(
+        &self,
+        key: &str,
+        record: Vec<u8>,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let answer: Option<String> = self
+            .run(
+                cmd("SET")
+                    .arg(self.keys.state(key))
+                    .arg(record)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(millis(ttl)),
+            )
+            .await?;
+        Ok(answer.is_some())
     }
 
     async fn take_state(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {

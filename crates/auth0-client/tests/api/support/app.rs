@@ -50,6 +50,8 @@ pub type EditConfig = Box<dyn FnOnce(&mut ConfigFile) + Send>;
 
 /// Edits the devtenant's description before it starts.
 pub type EditTenant = Box<dyn FnOnce(&mut TenantConfig) + Send>;
+/// Edits the app's settings (environment) before it starts.
+pub type EditSettings = Box<dyn FnOnce(&mut Settings) + Send>;
 
 /// Knobs of [`TestApp::spawn_with`].
 pub struct Options {
@@ -59,6 +61,8 @@ pub struct Options {
     pub edit: EditConfig,
     /// Edits the devtenant's description (default: the built-in tenant).
     pub tenant: EditTenant,
+    /// Edits the settings before the app starts.
+    pub edit_settings: EditSettings,
 }
 
 impl Default for Options {
@@ -67,6 +71,7 @@ impl Default for Options {
             store: Store::Memory,
             edit: Box::new(|_| {}),
             tenant: Box::new(|_| {}),
+            edit_settings: Box::new(|_| {}),
         }
     }
 }
@@ -118,6 +123,7 @@ pub fn client(tenant_url: &str, id: &str, secret: &str, scopes: &[&str]) -> Clie
         same_site: None,
         authorize_state_required: false,
         token_endpoint_auth_method: None,
+        allowed_origins: Vec::new(),
     }
 }
 
@@ -203,6 +209,8 @@ pub fn settings() -> Settings {
         session_encryption_keys: Vec::new(),
         mongo: None,
         server: auth0_client::config::server::ServerSettings::default(),
+        trusted_proxy_hops: 1,
+        authorize_rate_limit: 120,
     }
 }
 
@@ -242,6 +250,7 @@ impl TestApp {
             username: None,
             password: None,
         });
+        (options.edit_settings)(&mut settings);
         let sessions = open_store(&settings).await.expect("session store opens");
         let config = Arc::new(Config { settings, file });
         let state = AppState::new(config.clone(), sessions.clone()).expect("app state builds");
