@@ -13,5 +13,6 @@ mod jobs;
 mod management_users;
 mod password_grants;
 mod refresh;
+mod refresh_user;
 mod search;
 mod sessions;
