@@ -14,5 +14,6 @@ mod login_outcomes;
 mod management_users;
 mod password_grants;
 mod refresh;
+mod refresh_user;
 mod search;
 mod sessions;
