@@ -164,6 +164,19 @@ impl Backend for MemoryBackend {
         Ok(())
     }
 
+    async fn prune_index(&self, user_id: &str) -> Result<(), StoreError> {
+        let now = now_ms();
+        let mut inner = self.inner();
+        let Some(mut keys) = inner.users.remove(user_id) else {
+            return Ok(());
+        };
+        keys.retain(|key| inner.sessions.get(key).is_some_and(|entry| entry.live(now)));
+        if !keys.is_empty() {
+            inner.users.insert(user_id.to_owned(), keys);
+        }
+        Ok(())
+    }
+
     async fn unindex_session(&self, user_id: &str, key: &str) -> Result<(), StoreError> {
         let mut inner = self.inner();
         if let Some(keys) = inner.users.get_mut(user_id) {

@@ -197,6 +197,8 @@ impl<B: Backend> SessionStore for Store<B> {
             self.backend
                 .index_session(&session.user_id, &new_key, expires_at_ms)
                 .await?;
+            // Entries of handles rotated away earlier, whose grace has ended.
+            self.backend.prune_index(&session.user_id).await?;
             if grace.is_zero() {
                 self.backend.remove_session(&old_key).await?;
                 return self

@@ -2,6 +2,7 @@
 
 mod auth;
 mod ops;
+mod reliability;
 mod sessions;
 mod startup;
 mod support;
