@@ -587,6 +587,22 @@ def soak(stack: Stack, tenant_url: str) -> dict:
     end = samples[-1]
     tenant_control(tenant_url, "DELETE", "/__devtenant/faults")
     time.sleep(11)  # moved handles (explicit refresh) keep working for 10 s
+    # One more explicit refresh of every session: each rotation prunes its user's index of
+    # handles whose grace has ended, so after it no index entry may point at nothing.
+    client = traffic.Client(stack.front)
+    grace_copies = set()
+    final_failures = 0
+    for session in pool.snapshot():
+        body = json.dumps({"refresh_token": session.refresh})
+        status, _, data = client.request("POST", "/oauth/refreshtoken", {
+            "authorization": f"Bearer {session.handle}", "content-type": "application/json"}, body)
+        if status != 200:
+            final_failures += 1
+            continue
+        answer = json.loads(data)
+        grace_copies.add(logins_hash(session.handle))
+        session.handle, session.refresh = answer["accessToken"], answer.get("refreshToken") or session.refresh
+    client.close()
     live = {logins_hash(s.handle) for s in pool.snapshot()}
     keys = r.scan_keys("auth0-client:*")
     kinds = {}
@@ -596,9 +612,15 @@ def soak(stack: Stack, tenant_url: str) -> dict:
     session_keys = {k.rsplit("{", 1)[1].rstrip("}") for k in keys if ":session:" in k}
     no_ttl = [k for k in keys if not k.endswith("active-users") and r.command("PTTL", k) < 0]
     index_members = set()
+    stale_of_live, stale_of_ended = 0, 0
     for key in keys:
         if ":user:" in key:
-            index_members.update(m.decode() for m in r.command("SMEMBERS", key))
+            members = {m.decode() for m in r.command("SMEMBERS", key)}
+            index_members |= members
+            if members & session_keys:
+                stale_of_live += len(members - session_keys)
+            else:
+                stale_of_ended += len(members)
     states = [k for k in keys if ":state:" in k]
     states_ttl_ok = all(0 < r.command("PTTL", k) <= 600_000 for k in states)
     r.close()
@@ -615,15 +637,21 @@ def soak(stack: Stack, tenant_url: str) -> dict:
         "fds a/b at mark / end": "/".join(str(at_mark[n][1]) for n in pids) + " / " + "/".join(str(end[n][1]) for n in pids) if at_mark else "-",
         "live sessions (clients)": len(live),
         "session keys": len(session_keys),
-        "session keys without a client": len(session_keys - live),
+        "final refreshes failed": final_failures,
+        "session keys without a client (beyond the grace copies)": len(session_keys - live - grace_copies),
         "live sessions without a key": len(live - session_keys),
         "state keys (abandoned /authorize, 10 min TTL)": len(states),
         "states without a TTL <= 10 min": int(not states_ttl_ok),
         "lock keys": kinds.get("lock", 0),
+        "explicit refreshes (rotations)": sum(1 for e in load.events if e[1] == "refresh" and e[2] == 200),
         "index entries without a session": len(index_members - session_keys),
+        "of users with a live session": stale_of_live,
+        "of users logged out within 10 s of a rotation": stale_of_ended,
         "keys without a TTL": len(no_ttl),
-        "_must_be_zero": ["failed requests", "session keys without a client", "live sessions without a key",
-                          "states without a TTL <= 10 min", "lock keys", "keys without a TTL"],
+        "_must_be_zero": ["failed requests", "final refreshes failed",
+                          "session keys without a client (beyond the grace copies)", "live sessions without a key",
+                          "states without a TTL <= 10 min", "lock keys", "keys without a TTL",
+                          "of users with a live session"],
         "failures by kind and status": failures_by_kind(load.events),
         "_flat": {"RSS growth after mark (%)": 10, "fd growth": fd_growth},
         "_errors": load.errors,
