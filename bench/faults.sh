@@ -7,7 +7,7 @@
 #   FAULTS_SHORT=1 bench/faults.sh           # the CI version (shorter phases, soak 30 s)
 #   FAULTS_SOAK_SECONDS=600 bench/faults.sh  # the 10-minute soak
 #
-# Scenarios: rolling, redis-crash, auth0, slow-clients, soak, sentinel (FAULTS_SCENARIOS=a,b
+# Scenarios: rolling, redis-crash, auth0, soak, slow-clients, sentinel (FAULTS_SCENARIOS=a,b
 # picks some). Everything listens on 127.0.0.1, every loop is bounded, every process started
 # here is stopped on exit. The figures table goes to stdout and bench/results/faults-<date>.md
 # (FAULTS_REPORT= to change); logs stay in bench/.work/faults-<time>/. Exit 1 when a

@@ -25,7 +25,7 @@ SHORT = ENV.get("FAULTS_SHORT", "0") not in ("", "0")
 SOAK_SECONDS = float(ENV.get("FAULTS_SOAK_SECONDS") or (30 if SHORT else 120))
 RPS = float(ENV.get("FAULTS_RPS") or 150)
 USERS = 200
-SCENARIOS = [s for s in (ENV.get("FAULTS_SCENARIOS") or "rolling,redis-crash,auth0,slow-clients,soak,sentinel").split(",") if s]
+SCENARIOS = [s for s in (ENV.get("FAULTS_SCENARIOS") or "rolling,redis-crash,auth0,soak,slow-clients,sentinel").split(",") if s]
 
 # HAProxy health checks and the shutdown delay they imply (the README's rule):
 # DELAY_SHUTDOWN_SECONDS >= CHECK_INTER x CHECK_FALL + one request's time (1 s margin).

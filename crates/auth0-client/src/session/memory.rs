@@ -271,3 +271,32 @@ impl Backend for MemoryBackend {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[tokio::test]
+    async fn pruning_the_index_keeps_only_entries_of_live_sessions() {
+        let backend = MemoryBackend::default();
+        backend
+            .set_session("live", b"{}".to_vec(), i64::MAX)
+            .await
+            .unwrap();
+        backend
+            .set_session("expired", b"{}".to_vec(), now_ms() - 1)
+            .await
+            .unwrap();
+        for key in ["live", "expired", "rotated-away"] {
+            backend.index_session("u", key, i64::MAX).await.unwrap();
+        }
+        backend.prune_index("u").await.unwrap();
+        let kept = backend.inner().users.get("u").cloned().unwrap();
+        assert_eq!(kept, HashSet::from(["live".to_owned()]));
+
+        backend.remove_session("live").await.unwrap();
+        backend.prune_index("u").await.unwrap();
+        assert!(!backend.inner().users.contains_key("u"));
+    }
+}
