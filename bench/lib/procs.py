@@ -1,7 +1,6 @@
 """Processes of the fault harness: started, signalled, restarted and always stopped on exit."""
 
 import os
-import signal
 import socket
 import subprocess
 import time
@@ -106,5 +105,3 @@ def wait_until(check, seconds: float, what: str, interval: float = 0.1):
         time.sleep(interval)
     raise RuntimeError(f"{what} not within {seconds:g} s" + (f" (last error: {last_error})" if last_error else ""))
 
-
-__all__ = ["Procs", "free_port", "fd_count", "wait_until", "signal"]
