@@ -563,9 +563,10 @@ def slow_clients(stack: Stack, pool: traffic.Pool) -> dict:
     }
 
 
-def soak(stack: Stack, tenant_url: str) -> dict:
+def soak(stack: Stack, tenant_url: str, shared: traffic.Pool) -> dict:
     """Mixed load (logins, refreshes, logouts, /authorize starts, transparent refreshes of
-    5 s tokens) for FAULTS_SOAK_SECONDS; memory and fds sampled; Redis keys audited after."""
+    5 s tokens) for FAULTS_SOAK_SECONDS; memory and fds sampled; Redis keys audited after.
+    Redis is emptied first, so the soak's sessions replace the `shared` ones afterwards."""
     r = Redis("127.0.0.1", stack.data_port())
     r.command("FLUSHALL")
     tenant_control(tenant_url, "POST", "/__devtenant/access-token-ttl", {"seconds": 5})
@@ -604,6 +605,8 @@ def soak(stack: Stack, tenant_url: str) -> dict:
         grace_copies.add(logins_hash(session.handle))
         session.handle, session.refresh = answer["accessToken"], answer.get("refreshToken") or session.refresh
     client.close()
+    with shared.lock:
+        shared.sessions[:] = pool.snapshot()
     live = {logins_hash(s.handle) for s in pool.snapshot()}
     keys = r.scan_keys("auth0-client:*")
     kinds = {}
@@ -743,7 +746,7 @@ def main() -> int:
                     elif name == "slow-clients":
                         results[name] = slow_clients(stack, pool)
                     elif name == "soak":
-                        results[name] = soak(stack, tenant_url)
+                        results[name] = soak(stack, tenant_url, pool)
                     else:
                         raise RuntimeError(f"unknown scenario {name}")
                 except RuntimeError as err:
