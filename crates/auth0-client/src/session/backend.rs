@@ -47,6 +47,10 @@ pub trait Backend: Send + Sync {
     /// Drops `key` from the index of `user_id` (and the user, when no live session is left).
     async fn unindex_session(&self, user_id: &str, key: &str) -> Result<(), StoreError>;
 
+    /// Drops index entries of `user_id` whose session record is gone (a sample of them in
+    /// Redis): a rotation leaves the old handle's entry behind once its grace ends.
+    async fn prune_index(&self, user_id: &str) -> Result<(), StoreError>;
+
     /// Removes every session of `user_id` and the user from the index; returns how many
     /// live session records were removed.
     async fn remove_user_sessions(&self, user_id: &str) -> Result<usize, StoreError>;

@@ -164,6 +164,19 @@ impl Backend for MemoryBackend {
         Ok(())
     }
 
+    async fn prune_index(&self, user_id: &str) -> Result<(), StoreError> {
+        let now = now_ms();
+        let mut inner = self.inner();
+        let Some(mut keys) = inner.users.remove(user_id) else {
+            return Ok(());
+        };
+        keys.retain(|key| inner.sessions.get(key).is_some_and(|entry| entry.live(now)));
+        if !keys.is_empty() {
+            inner.users.insert(user_id.to_owned(), keys);
+        }
+        Ok(())
+    }
+
     async fn unindex_session(&self, user_id: &str, key: &str) -> Result<(), StoreError> {
         let mut inner = self.inner();
         if let Some(keys) = inner.users.get_mut(user_id) {
@@ -264,5 +277,34 @@ impl Backend for MemoryBackend {
 
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[tokio::test]
+    async fn pruning_the_index_keeps_only_entries_of_live_sessions() {
+        let backend = MemoryBackend::default();
+        backend
+            .set_session("live", b"{}".to_vec(), i64::MAX)
+            .await
+            .unwrap();
+        backend
+            .set_session("expired", b"{}".to_vec(), now_ms() - 1)
+            .await
+            .unwrap();
+        for key in ["live", "expired", "rotated-away"] {
+            backend.index_session("u", key, i64::MAX).await.unwrap();
+        }
+        backend.prune_index("u").await.unwrap();
+        let kept = backend.inner().users.get("u").cloned().unwrap();
+        assert_eq!(kept, HashSet::from(["live".to_owned()]));
+
+        backend.remove_session("live").await.unwrap();
+        backend.prune_index("u").await.unwrap();
+        assert!(!backend.inner().users.contains_key("u"));
     }
 }

@@ -216,6 +216,12 @@ impl<B: Backend> SessionStore for Store<B> {
             self.backend
                 .replace_session(&old_key, old_record, Some(grace_ends_ms))
                 .await?;
+            // Entries of handles rotated away earlier, whose grace has ended. Best effort
+            // (counted and logged when it fails): the rotation itself is done.
+            let _ = observed(
+                "prune_index",
+                self.backend.prune_index(&session.user_id).await,
+            );
             Ok(())
         }
         .await;

@@ -6,6 +6,7 @@ mod hardening_tokens;
 mod hardening_sessions;
 mod ops;
 mod server;
+mod reliability;
 mod sessions;
 mod startup;
 mod support;

@@ -187,6 +187,20 @@ impl Backend for RedisBackend {
         }
     }
 
+    async fn prune_index(&self, user_id: &str) -> Result<(), StoreError> {
+        // One sample (every entry of a user with few sessions), all of it checked.
+        let sessions = self.keys.user_sessions(user_id);
+        let sample: Vec<String> = self
+            .run(cmd("SRANDMEMBER").arg(&sessions).arg(CLEANUP_SAMPLE))
+            .await?;
+        for member in sample {
+            if !self.is_live_session(&member).await? {
+                let _: i64 = self.run(cmd("SREM").arg(&sessions).arg(&member)).await?;
+            }
+        }
+        Ok(())
+    }
+
     async fn remove_user_sessions(&self, user_id: &str) -> Result<usize, StoreError> {
         let sessions = self.keys.user_sessions(user_id);
         let members: Vec<String> = self.run(cmd("SMEMBERS").arg(&sessions)).await?;
