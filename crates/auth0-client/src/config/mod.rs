@@ -3,8 +3,8 @@
 
 pub mod env;
 pub mod file;
-pub mod server;
 pub mod origins;
+pub mod server;
 pub mod validate;
 
 pub use env::Settings;

@@ -2,11 +2,11 @@
 
 mod auth;
 mod build;
-mod hardening_tokens;
 mod hardening_sessions;
+mod hardening_tokens;
 mod ops;
-mod server;
 mod reliability;
+mod server;
 mod sessions;
 mod startup;
 mod support;
