@@ -123,6 +123,7 @@ pub fn config(tenant: &str, address: &str, port: u16) -> Config {
         original_protocol_header: "x-forwarded-proto".to_owned(),
         session_duration: Duration::from_secs(86_400),
         session_scope: "dev".to_owned(),
+        session_idle: None,
         redis: None,
         delay_shutdown: Duration::ZERO,
         session_encryption_keys: Vec::new(),

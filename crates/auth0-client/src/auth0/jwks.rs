@@ -3,6 +3,8 @@
 //! Keys are fetched on first use and fetched again when a token names an unknown `kid`
 //! (key rotation), at most once per [`REFETCH_INTERVAL`] per tenant.
 
+pub mod logout_token;
+
 use crate::metrics;
 use crate::secret::Secret;
 use jsonwebtoken::jwk::{Jwk, JwkSet};

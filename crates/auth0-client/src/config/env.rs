@@ -78,6 +78,8 @@ pub struct Settings {
     pub session_duration: Duration,
     /// `SESSION_SCOPE`
     pub session_scope: String,
+    /// `SESSION_IDLE_SECONDS`: sessions unused that long end (off when unset).
+    pub session_idle: Option<Duration>,
     /// Redis, when `REDIS_HOSTS` is set.
     pub redis: Option<RedisSettings>,
     /// `DELAY_SHUTDOWN_SECONDS`
@@ -133,6 +135,7 @@ impl Settings {
         let http_port = number("HTTP_PORT", 8080, u64::from(u16::MAX)) as u16;
         let session_seconds = number("SESSION_DURATION_SECONDS", 86_400, 10 * 365 * 86_400);
         let delay_seconds = number("DELAY_SHUTDOWN_SECONDS", 10, 3600);
+        let idle_seconds = number("SESSION_IDLE_SECONDS", 0, 10 * 365 * 86_400);
         if session_seconds == 0 {
             errors.push("SESSION_DURATION_SECONDS: expected at least 1 second".to_owned());
         }
@@ -242,6 +245,7 @@ impl Settings {
             original_protocol_header,
             session_duration: Duration::from_secs(session_seconds),
             session_scope: get("SESSION_SCOPE").unwrap_or_default(),
+            session_idle: (idle_seconds > 0).then(|| Duration::from_secs(idle_seconds)),
             redis,
             delay_shutdown: Duration::from_secs(delay_seconds),
             session_encryption_keys,

@@ -5,5 +5,6 @@ pub mod context;
 pub mod docs;
 pub mod error;
 pub mod extract;
+pub mod lifecycle;
 pub mod ops;
 pub mod users;

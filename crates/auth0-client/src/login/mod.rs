@@ -4,7 +4,10 @@
 //! Handlers call these functions; nothing here knows about HTTP.
 
 pub mod authorize;
+pub mod backchannel;
 pub mod client;
+pub mod idle;
+pub mod lifecycle;
 pub mod logout;
 pub mod refresh;
 pub mod token;
@@ -91,6 +94,7 @@ pub struct Login {
     auth0: AuthenticationApi,
     jwks: JwksCache,
     sessions: Arc<dyn SessionStore>,
+    idle: Option<idle::IdleTimeout>,
 }
 
 impl std::fmt::Debug for Login {
@@ -124,6 +128,10 @@ impl Login {
             auth0: AuthenticationApi::new(http.clone()),
             jwks: JwksCache::new(http),
             sessions,
+            idle: config
+                .settings
+                .session_idle
+                .map(|idle| idle::IdleTimeout::new(idle, Arc::new(idle::SystemClock))),
         })
     }
 
