@@ -32,6 +32,8 @@ pub(crate) struct Tenant {
     pub(crate) stats: StatsRecorder,
     /// Fault injection and knobs.
     pub(crate) faults: Arc<Faults>,
+    /// Auth0 sessions and back-channel logout.
+    pub(crate) sessions: crate::backchannel::Sessions,
 }
 
 impl Tenant {
@@ -53,6 +55,11 @@ impl Tenant {
             .iter()
             .map(|c| (c.client_id.clone(), c.clone()))
             .collect();
+        let backchannel_urls = config
+            .clients
+            .iter()
+            .map(|c| (c.client_id.clone(), c.backchannel_logout_urls.clone()))
+            .collect();
         Ok(Tenant {
             management_audience: format!("{issuer}api/v2/"),
             issuer,
@@ -64,6 +71,7 @@ impl Tenant {
             jobs: Mutex::new(HashMap::new()),
             stats: StatsRecorder::default(),
             faults: Arc::new(Faults::default()),
+            sessions: crate::backchannel::Sessions::new(backchannel_urls),
         })
     }
 

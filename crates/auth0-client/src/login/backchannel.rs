@@ -125,7 +125,9 @@ impl Login {
         let client_types: Vec<&str> = self
             .clients
             .values()
-            .filter(|c| c.app.client_id == client.app.client_id && c.app.base_url == client.app.base_url)
+            .filter(|c| {
+                c.app.client_id == client.app.client_id && c.app.base_url == client.app.base_url
+            })
             .map(|c| c.name.as_str())
             .collect();
         let sessions = self.sessions_named_by(&claims).await?;

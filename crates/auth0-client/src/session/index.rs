@@ -29,8 +29,7 @@ pub trait IndexBackend: Send + Sync {
     async fn remember_once(&self, name: &str, ttl: Duration) -> Result<bool, StoreError>;
 
     /// Starts (or restarts) activity record `id` at `now_ms`, kept for `ttl`.
-    async fn start_activity(&self, id: &str, now_ms: i64, ttl: Duration)
-    -> Result<(), StoreError>;
+    async fn start_activity(&self, id: &str, now_ms: i64, ttl: Duration) -> Result<(), StoreError>;
 
     /// Atomically: when record `id` exists and was last active at most `max_gap` before
     /// `now_ms`, moves it to `now_ms` (kept `max_gap` more) and answers true; otherwise

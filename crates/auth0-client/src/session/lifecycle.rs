@@ -31,8 +31,7 @@ pub trait SessionLifecycle: Send + Sync {
     async fn remember_once(&self, name: &str, ttl: Duration) -> Result<bool, StoreError>;
 
     /// Starts activity record `id` at `now_ms`, kept for `ttl`.
-    async fn start_activity(&self, id: &str, now_ms: i64, ttl: Duration)
-    -> Result<(), StoreError>;
+    async fn start_activity(&self, id: &str, now_ms: i64, ttl: Duration) -> Result<(), StoreError>;
 
     /// Records activity at `now_ms` unless the record is gone or older than `max_gap`
     /// (then false: the session is idle).

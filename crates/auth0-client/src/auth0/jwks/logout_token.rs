@@ -97,7 +97,9 @@ fn check_claims(
         .and_then(|events| events.get(BACKCHANNEL_LOGOUT_EVENT))
         .is_some_and(Value::is_object);
     if !has_event {
-        return Err(invalid("events does not hold the back-channel logout event"));
+        return Err(invalid(
+            "events does not hold the back-channel logout event",
+        ));
     }
     if claims.contains_key("nonce") {
         return Err(invalid("a logout token must not carry a nonce"));

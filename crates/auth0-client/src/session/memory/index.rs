@@ -39,12 +39,7 @@ impl Inner {
 
 #[async_trait]
 impl IndexBackend for MemoryBackend {
-    async fn index_sid(
-        &self,
-        sid: &str,
-        key: &str,
-        _expires_at_ms: i64,
-    ) -> Result<(), StoreError> {
+    async fn index_sid(&self, sid: &str, key: &str, _expires_at_ms: i64) -> Result<(), StoreError> {
         let mut inner = self.inner();
         inner.sweep_index(now_ms());
         inner

@@ -79,7 +79,10 @@ mod tests {
         assert_eq!(keys.state("cd"), "auth0-client:shop:state:{cd}");
         assert_eq!(keys.active_users(), "auth0-client:shop:active-users");
         assert_ne!(Keys::new("other").session("ab12"), keys.session("ab12"));
-        assert!(keys.sid_sessions("s1").starts_with("auth0-client:shop:sid:{"));
+        assert!(
+            keys.sid_sessions("s1")
+                .starts_with("auth0-client:shop:sid:{")
+        );
         assert!(keys.seen("jti").starts_with("auth0-client:shop:seen:{"));
         assert_eq!(keys.activity("a1"), "auth0-client:shop:activity:{a1}");
     }

@@ -73,12 +73,7 @@ impl<B: Backend> SessionLifecycle for Store<B> {
         observed("remember_once", self.backend.remember_once(name, ttl).await)
     }
 
-    async fn start_activity(
-        &self,
-        id: &str,
-        now_ms: i64,
-        ttl: Duration,
-    ) -> Result<(), StoreError> {
+    async fn start_activity(&self, id: &str, now_ms: i64, ttl: Duration) -> Result<(), StoreError> {
         observed(
             "start_activity",
             self.backend.start_activity(id, now_ms, ttl).await,
