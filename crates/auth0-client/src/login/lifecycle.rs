@@ -8,12 +8,15 @@ use crate::metrics;
 use crate::session::{Session, StoredSession};
 
 impl Login {
-    /// The live sessions of `user_id` (idle ones excluded), oldest first.
+    /// The live sessions of `user_id` (idle ones excluded), oldest first. A handle
+    /// rotated away and still in its grace period is the same session, listed once.
     pub async fn user_sessions(&self, user_id: &str) -> Result<Vec<Session>, LoginError> {
         let stored = self.sessions.user_sessions(user_id).await?;
-        let mut live = Vec::with_capacity(stored.len());
+        let mut live: Vec<Session> = Vec::with_capacity(stored.len());
         for StoredSession { session, .. } in stored {
-            if self.is_idle(&session).await? {
+            if live.iter().any(|s| s.access_token == session.access_token)
+                || self.is_idle(&session).await?
+            {
                 continue;
             }
             live.push(session);
@@ -38,20 +41,25 @@ impl Login {
         Ok(ended)
     }
 
-    /// Ends each of `stored` that still exists; returns how many ended.
+    /// Ends each of `stored` that still exists (a handle in its rotation grace with
+    /// the session it became counts once); returns how many sessions ended.
     pub(super) async fn end_stored(
         &self,
         stored: Vec<StoredSession>,
         reason: &'static str,
     ) -> Result<usize, LoginError> {
-        let mut ended = 0;
+        let mut retired: Vec<Session> = Vec::new();
         for StoredSession { key, .. } in stored {
-            if let Some(session) = self.sessions.delete_session_key(&key).await? {
+            if let Some(session) = self.sessions.delete_session_key(&key).await?
+                && !retired
+                    .iter()
+                    .any(|s| s.access_token == session.access_token)
+            {
                 self.retire(&session, reason).await;
-                ended += 1;
+                retired.push(session);
             }
         }
-        Ok(ended)
+        Ok(retired.len())
     }
 
     /// After a session ended: counts it and revokes its refresh token at Auth0 (a
