@@ -62,25 +62,23 @@ fn invalid_request(description: impl Into<String>) -> Response {
         .into_response()
 }
 
-/// The `logout_token` field of a form body.
-fn logout_token(headers: &HeaderMap, body: &[u8]) -> Result<Secret, Response> {
+/// The `logout_token` field of a form body, or what is wrong with the body.
+fn logout_token(headers: &HeaderMap, body: &[u8]) -> Result<Secret, &'static str> {
     let form = headers
         .get(CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.starts_with("application/x-www-form-urlencoded"));
     if !form {
-        return Err(invalid_request(
-            "send the logout token as application/x-www-form-urlencoded",
-        ));
+        return Err("send the logout token as application/x-www-form-urlencoded");
     }
-    let fields: Vec<(String, Secret)> = serde_urlencoded::from_bytes(body)
-        .map_err(|_| invalid_request("the body is not valid URL encoding"))?;
+    let fields: Vec<(String, Secret)> =
+        serde_urlencoded::from_bytes(body).map_err(|_| "the body is not valid URL encoding")?;
     fields
         .into_iter()
         .find(|(name, _)| name == "logout_token")
         .map(|(_, token)| token)
         .filter(|token| !token.is_empty())
-        .ok_or_else(|| invalid_request("logout_token is required"))
+        .ok_or("logout_token is required")
 }
 
 /// Ends the sessions a logout token names (called by Auth0, OpenID Connect Back-Channel Logout 1.0).
@@ -98,7 +96,7 @@ pub async fn backchannel_logout(
 ) -> Response {
     let token = match logout_token(&headers, &body) {
         Ok(token) => token,
-        Err(response) => return response,
+        Err(problem) => return invalid_request(problem),
     };
     match state.login.backchannel_logout(&token).await {
         Ok(_) => (StatusCode::OK, [no_store()]).into_response(),

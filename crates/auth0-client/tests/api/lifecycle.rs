@@ -846,3 +846,142 @@ mod idle_timeout {
         );
     }
 }
+
+/// The lifecycle records on every backend: memory, Redis, and a Redis Cluster (whose
+/// keys spread over slots: each operation must stay on one).
+mod store_records {
+    use super::*;
+    use crate::support::redis::RedisCluster;
+    use auth0_client::secret::Secret;
+    use auth0_client::session::redis::RedisBackend;
+    use auth0_client::session::{MemoryStore, Session, SessionHandle, Store};
+
+    fn session(user_id: &str, sid: Option<&str>) -> Session {
+        let now = unix_now();
+        Session {
+            client_type: "token".into(),
+            user_id: user_id.into(),
+            access_token: Secret::new(unique("at")),
+            refresh_token: None,
+            caller_refresh_token: None,
+            id_token: Secret::new(unique("idt")),
+            token_expires_at: now + 60,
+            expires_at: now + 600,
+            created_at: now,
+            user: json!({ "sub": user_id }).into(),
+            auth0_sid: sid.map(str::to_owned),
+            refreshed_at: None,
+            activity_id: None,
+        }
+    }
+
+    async fn every_record_behaves(store: &dyn SessionStore) {
+        // Sessions by Auth0 session id, through writes, rotation and deletes.
+        let (user, sid, other_sid) = (unique("user"), unique("sid"), unique("sid"));
+        let (a, b, c) = (
+            SessionHandle::new(unique("h")),
+            SessionHandle::new(unique("h")),
+            SessionHandle::new(unique("h")),
+        );
+        store
+            .put_session(&a, &session(&user, Some(&sid)))
+            .await
+            .unwrap();
+        store
+            .put_session(&b, &session(&user, Some(&sid)))
+            .await
+            .unwrap();
+        store
+            .put_session(&c, &session(&user, Some(&other_sid)))
+            .await
+            .unwrap();
+        let keys = |found: Vec<auth0_client::session::StoredSession>| {
+            let mut keys: Vec<String> = found.into_iter().map(|s| s.key).collect();
+            keys.sort();
+            keys
+        };
+        let mut expected = vec![a.key(), b.key()];
+        expected.sort();
+        assert_eq!(keys(store.auth0_sessions(&sid).await.unwrap()), expected);
+        assert_eq!(store.user_sessions(&user).await.unwrap().len(), 3);
+
+        let rotated = SessionHandle::new(unique("h"));
+        let record = store.get_session(&b).await.unwrap().unwrap();
+        store
+            .rotate_session(&b, &rotated, &record, Duration::ZERO)
+            .await
+            .unwrap();
+        let mut expected = vec![a.key(), rotated.key()];
+        expected.sort();
+        assert_eq!(keys(store.auth0_sessions(&sid).await.unwrap()), expected);
+
+        assert!(store.delete_session_key(&a.key()).await.unwrap().is_some());
+        assert!(store.delete_session_key(&a.key()).await.unwrap().is_none());
+        assert_eq!(
+            keys(store.auth0_sessions(&sid).await.unwrap()),
+            [rotated.key()]
+        );
+        assert_eq!(store.user_sessions(&user).await.unwrap().len(), 2);
+
+        // The replay cache.
+        let name = unique("jti");
+        assert!(
+            store
+                .remember_once(&name, Duration::from_secs(60))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .remember_once(&name, Duration::from_secs(60))
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .remember_once(&unique("jti"), Duration::from_secs(60))
+                .await
+                .unwrap()
+        );
+
+        // Activity records, on the caller's clock.
+        let (id, gap) = (unique("activity"), Duration::from_secs(100));
+        assert!(
+            !store.touch_activity(&id, 1_000, gap).await.unwrap(),
+            "absent"
+        );
+        store.start_activity(&id, 1_000, gap).await.unwrap();
+        assert!(store.touch_activity(&id, 50_000, gap).await.unwrap());
+        assert_eq!(store.last_activity(&id).await.unwrap(), Some(50_000));
+        assert!(
+            !store.touch_activity(&id, 150_001, gap).await.unwrap(),
+            "idle"
+        );
+        assert_eq!(store.last_activity(&id).await.unwrap(), Some(50_000));
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn lifecycle_records_behave_on_the_memory_store() {
+        every_record_behaves(&MemoryStore::new()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn lifecycle_records_behave_on_redis() {
+        let redis = RedisServer::start().await;
+        let store = Store::with_backend(RedisBackend::new(&normal(&redis), "records").unwrap());
+        every_record_behaves(&store).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn lifecycle_records_behave_on_a_redis_cluster() {
+        let cluster = RedisCluster::start().await;
+        let settings = RedisSettings {
+            hosts: cluster.hosts(),
+            mode: RedisMode::Cluster,
+            username: None,
+            password: None,
+        };
+        let store = Store::with_backend(RedisBackend::new(&settings, "records").unwrap());
+        every_record_behaves(&store).await;
+    }
+}
