@@ -111,12 +111,11 @@ impl Login {
             .verify_logout_token(token, &expected, LOGOUT_TOKEN_MAX_AGE, super::unix_now())
             .await
             .map_err(describe)?;
+        // The jti is remembered once the sessions have ended: a store failure in between
+        // answers 503 and leaves the token usable for Auth0's retry. Two copies in flight
+        // at once may both pass, and end the same sessions.
         let replay_key = format!("logout-token:{}:{}", claims.issuer, claims.jti);
-        if !self
-            .sessions
-            .remember_once(&replay_key, REPLAY_WINDOW)
-            .await?
-        {
+        if self.sessions.is_remembered(&replay_key).await? {
             return Err(BackchannelError::InvalidToken(
                 "the logout token was already used (jti seen before)".to_owned(),
             ));
@@ -136,6 +135,9 @@ impl Login {
             .filter(|s| client_types.contains(&s.session.client_type.as_str()))
             .collect();
         let ended = self.end_stored(mine, "backchannel").await?;
+        self.sessions
+            .remember_once(&replay_key, REPLAY_WINDOW)
+            .await?;
         tracing::info!(ended, client_id = %client.app.client_id, "back-channel logout");
         Ok(ended)
     }

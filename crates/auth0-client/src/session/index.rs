@@ -28,6 +28,9 @@ pub trait IndexBackend: Send + Sync {
     /// Remembers `name` for `ttl`; false when it was already remembered (a replay).
     async fn remember_once(&self, name: &str, ttl: Duration) -> Result<bool, StoreError>;
 
+    /// Whether `name` is remembered.
+    async fn is_remembered(&self, name: &str) -> Result<bool, StoreError>;
+
     /// Starts (or restarts) activity record `id` at `now_ms`, kept for `ttl`.
     async fn start_activity(&self, id: &str, now_ms: i64, ttl: Duration) -> Result<(), StoreError>;
 

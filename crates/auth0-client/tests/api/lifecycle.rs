@@ -347,14 +347,23 @@ async fn a_logout_token_with_sid_ends_only_that_logins_sessions_on_the_memory_st
     let (_, first_login) = app.browser_login(&tenant, TOKEN, None).await;
     let (_, second_login) = app.browser_login(&tenant, TOKEN, None).await;
     let stored = app.sessions.user_sessions(DEV_USER_ID).await.unwrap();
-    let sids: Vec<String> = stored
-        .iter()
-        .map(|s| s.session.auth0_sid.clone().unwrap())
-        .collect();
-    assert_eq!(sids.len(), 2);
-    assert_ne!(sids[0], sids[1], "two logins, two Auth0 sessions");
+    assert_eq!(stored.len(), 2);
+    let sid_of = |held: &Held| {
+        let Held::Tokens(tokens) = held else {
+            panic!("a token client session")
+        };
+        let key = auth0_client::session::SessionHandle::new(&tokens.access_token).key();
+        let found = stored.iter().find(|s| s.key == key).unwrap();
+        found.session.auth0_sid.clone().unwrap()
+    };
+    let first_sid = sid_of(&first_login);
+    assert_ne!(
+        first_sid,
+        sid_of(&second_login),
+        "two logins, two Auth0 sessions"
+    );
 
-    let token = logout_token(&tenant, "dev-token-client", json!({"sid": sids[0]}));
+    let token = logout_token(&tenant, "dev-token-client", json!({"sid": first_sid}));
     let response = app.backchannel(&token).await;
 
     assert_eq!(response.status(), 200);
@@ -925,6 +934,7 @@ mod store_records {
 
         // The replay cache.
         let name = unique("jti");
+        assert!(!store.is_remembered(&name).await.unwrap());
         assert!(
             store
                 .remember_once(&name, Duration::from_secs(60))
@@ -937,6 +947,7 @@ mod store_records {
                 .await
                 .unwrap()
         );
+        assert!(store.is_remembered(&name).await.unwrap());
         assert!(
             store
                 .remember_once(&unique("jti"), Duration::from_secs(60))

@@ -98,6 +98,12 @@ impl IndexBackend for MemoryBackend {
         Ok(true)
     }
 
+    async fn is_remembered(&self, name: &str) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let mut inner = self.inner();
+        Ok(live(&mut inner.index.seen, name, now).is_some())
+    }
+
     async fn start_activity(
         &self,
         id: &str,

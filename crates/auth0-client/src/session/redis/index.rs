@@ -66,6 +66,10 @@ impl IndexBackend for RedisBackend {
         Ok(answer.is_some())
     }
 
+    async fn is_remembered(&self, name: &str) -> Result<bool, StoreError> {
+        self.run(cmd("EXISTS").arg(self.keys.seen(name))).await
+    }
+
     async fn start_activity(
         &self,
         id: &str,

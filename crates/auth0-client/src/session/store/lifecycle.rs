@@ -73,6 +73,10 @@ impl<B: Backend> SessionLifecycle for Store<B> {
         observed("remember_once", self.backend.remember_once(name, ttl).await)
     }
 
+    async fn is_remembered(&self, name: &str) -> Result<bool, StoreError> {
+        observed("is_remembered", self.backend.is_remembered(name).await)
+    }
+
     async fn start_activity(&self, id: &str, now_ms: i64, ttl: Duration) -> Result<(), StoreError> {
         observed(
             "start_activity",
