@@ -21,6 +21,7 @@
 #   MANAGEMENT_CALLS=1000   GET /users calls for the Management-token count
 #   SERVICE_LOG_LEVEL=info  auth0-client's LOG_LEVEL (its logs go to a file)
 #   SEALED=0                1 sets SESSION_ENCRYPTION_KEY (sessions sealed at rest)
+#   IDLE=0                  N > 0 sets SESSION_IDLE_SECONDS=N (idle timeout on)
 #   BUILD=1                 0 skips cargo build (uses target/release as it is)
 #   RUN_TIMEOUT=1800        bound in seconds of the measuring part (after the build)
 set -euo pipefail
@@ -40,6 +41,7 @@ export MANAGEMENT_CALLS=${MANAGEMENT_CALLS:-1000}
 PEER=${PEER:-1}
 SERVICE_LOG_LEVEL=${SERVICE_LOG_LEVEL:-info}
 SEALED=${SEALED:-0}
+IDLE=${IDLE:-0}
 BUILD=${BUILD:-1}
 RUN_TIMEOUT=${RUN_TIMEOUT:-1800}
 export BENCH_REPORT=${REPORT:-$BENCH/results/$(date -u +%F).md}
@@ -177,10 +179,14 @@ SEAL_ENV=()
 if [[ $SEALED != 0 ]]; then
   SEAL_ENV=(SESSION_ENCRYPTION_KEY="$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')")
 fi
-say "auth0-client (LOG_LEVEL=$SERVICE_LOG_LEVEL${SEAL_ENV:+, sealed sessions})"
+IDLE_ENV=()
+if [[ $IDLE != 0 ]]; then
+  IDLE_ENV=(SESSION_IDLE_SECONDS="$IDLE")
+fi
+say "auth0-client (LOG_LEVEL=$SERVICE_LOG_LEVEL${SEAL_ENV:+, sealed sessions}${IDLE_ENV:+, SESSION_IDLE_SECONDS=$IDLE})"
 start service env HTTP_PORT="$SERVICE_PORT" SERVICE_CONFIG_PATH="$WORK" SERVICE_CONFIG_FILE_NAME=config.json \
   ORIGINAL_PROTOCOL_HEADER=x-forwarded-proto REDIS_HOSTS="127.0.0.1:$REDIS_PORT" LOG_LEVEL="$SERVICE_LOG_LEVEL" \
-  DELAY_SHUTDOWN_SECONDS=0 "${SEAL_ENV[@]}" "$RELEASE/auth0-client" serve
+  DELAY_SHUTDOWN_SECONDS=0 "${SEAL_ENV[@]}" "${IDLE_ENV[@]}" "$RELEASE/auth0-client" serve
 SERVICE_PID=$LAST_PID
 wait_for service "$SERVICE_URL/-/ready" "$SERVICE_PID"
 

@@ -105,7 +105,10 @@ impl Lifecycle {
 /// documentation routes outside it, request tracking, a body-size limit, JSON 404s and 405s.
 pub fn router(state: AppState) -> Router {
     let prefix = state.config.settings.service_prefix.clone();
-    let api = Router::new().merge(auth::routes()).merge(users::routes());
+    let api = Router::new()
+        .merge(auth::routes())
+        .merge(users::routes())
+        .merge(crate::http::lifecycle::routes());
     let api = if prefix.is_empty() {
         api
     } else {

@@ -42,6 +42,13 @@ pub async fn run(port: u16, listen: Option<IpAddr>) -> anyhow::Result<()> {
     let tenant = DevTenant::start_on(TenantConfig::default(), 0).await?;
     let address = format!("http://127.0.0.1:{port}");
     let config = config(&tenant.url(), &address, port);
+    // The dev tenant's Auth0 sessions end here too (back-channel logout).
+    for client in config.file.clients.values() {
+        tenant.set_backchannel_logout_urls(
+            &client.client_id,
+            vec![format!("{address}/backchannel-logout")],
+        );
+    }
     let store = Arc::new(crate::session::MemoryStore::new());
     let app = Application::build_on(config, store, ip)
         .await?
@@ -139,6 +146,7 @@ pub fn config(tenant: &str, address: &str, port: u16) -> Config {
         original_protocol_header: "x-forwarded-proto".to_owned(),
         session_duration: Duration::from_secs(86_400),
         session_scope: "dev".to_owned(),
+        session_idle: None,
         redis: None,
         delay_shutdown: Duration::ZERO,
         session_encryption_keys: Vec::new(),
@@ -162,6 +170,7 @@ auth0-client dev mode (loopback only, sessions in memory)
 
 Log in with a browser: open {app}/authorize (the default `website` client), sign in as the user;
 the callback page {app}/dev/callback/website posts code+state to /oauth/token and shows /userinfo.
+Logging out at the tenant ({tenant}/v2/logout) ends those sessions (back-channel logout).
 
 Or with curl:
   curl -s -X POST {app}/oauth/token -H 'client-type: token' -H 'content-type: application/json' \

@@ -79,6 +79,10 @@ pub struct ClientConfig {
     /// (HTTP Basic only: a secret in the body is refused) or `none` (public client).
     #[serde(default = "default_auth_method")]
     pub token_endpoint_auth_method: String,
+    /// OpenID Connect Back-Channel Logout URLs: each gets a logout token when an Auth0
+    /// session this client logged in through ends.
+    #[serde(default)]
+    pub backchannel_logout_urls: Vec<String>,
 }
 
 fn default_auth_method() -> String {
@@ -95,6 +99,7 @@ impl std::fmt::Debug for ClientConfig {
             .field("callbacks", &self.callbacks)
             .field("allowed_logout_urls", &self.allowed_logout_urls)
             .field("connections", &self.connections)
+            .field("backchannel_logout_urls", &self.backchannel_logout_urls)
             .finish()
     }
 }
@@ -185,6 +190,7 @@ impl Default for TenantConfig {
             allowed_logout_urls: local(),
             connections: Vec::new(),
             token_endpoint_auth_method: default_auth_method(),
+            backchannel_logout_urls: Vec::new(),
         };
         let mut machine = app(
             "Management (machine to machine)",

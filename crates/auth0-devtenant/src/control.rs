@@ -53,9 +53,22 @@ struct TtlRequest {
     seconds: u64,
 }
 
+/// Body of `POST /__devtenant/backchannel-logout-urls`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct BackchannelUrlsRequest {
+    client_id: String,
+    urls: Vec<String>,
+}
+
 /// The control routes.
 pub(crate) fn routes() -> Router<Arc<Tenant>> {
     Router::new()
+        .route(
+            "/__devtenant/backchannel-logout-urls",
+            post(set_backchannel_urls),
+        )
+        .route("/__devtenant/backchannel-deliveries", get(deliveries))
         .route("/__devtenant/stats", get(stats))
         .route("/__devtenant/faults", post(set_faults).delete(clear_faults))
         .route("/__devtenant/access-token-ttl", post(set_ttl))
@@ -135,4 +148,22 @@ async fn set_ttl(State(tenant): State<Arc<Tenant>>, body: axum::body::Bytes) -> 
         }
         Err(error) => bad_request(format!("invalid body: {error}")),
     }
+}
+
+async fn set_backchannel_urls(
+    State(tenant): State<Arc<Tenant>>,
+    body: axum::body::Bytes,
+) -> Response {
+    match serde_json::from_slice::<BackchannelUrlsRequest>(&body) {
+        Ok(request) if tenant.client(&request.client_id).is_some() => {
+            tenant.sessions.set_urls(&request.client_id, request.urls);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Ok(request) => bad_request(format!("unknown client {:?}", request.client_id)),
+        Err(error) => bad_request(format!("invalid body: {error}")),
+    }
+}
+
+async fn deliveries(State(tenant): State<Arc<Tenant>>) -> Response {
+    Json(tenant.sessions.deliveries()).into_response()
 }

@@ -44,6 +44,8 @@ pub(crate) struct CodeGrant {
     pub(crate) nonce: Option<String>,
     pub(crate) challenge: Option<Challenge>,
     pub(crate) expires: Instant,
+    /// The Auth0 session the login belongs to.
+    pub(crate) sid: Option<String>,
 }
 
 /// An issued refresh token.

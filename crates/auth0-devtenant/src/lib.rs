@@ -3,9 +3,11 @@
 //! [`DevTenant::start`] serves, on 127.0.0.1, the parts of Auth0 that auth0-client uses:
 //! the authentication API (`/authorize` with a login form, `/oauth/token`, `/userinfo`,
 //! `/v2/logout`, `/oauth/revoke`, discovery and JWKS), a Management API v2 subset (users
-//! search with Lucene queries, users CRUD, users-imports jobs) and fault injection.
+//! search with Lucene queries, users CRUD, users-imports jobs), Auth0 sessions with
+//! back-channel logout (see `backchannel`), and fault injection.
 
 mod authn;
+mod backchannel;
 mod config;
 mod control;
 mod errors;
@@ -22,6 +24,7 @@ mod tokens;
 mod users;
 mod util;
 
+pub use backchannel::{BACKCHANNEL_LOGOUT_EVENT, BackchannelDelivery};
 pub use config::{ClientConfig, ConnectionConfig, TenantConfig, UserConfig};
 pub use faults::{Faults, InjectedBody};
 pub use server::DevTenant;

@@ -3,6 +3,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -17,6 +18,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tower::ServiceExt;
 
+use crate::backchannel::BackchannelDelivery;
 use crate::config::TenantConfig;
 use crate::errors::error_for_path;
 use crate::faults::{Faults, InjectedBody, RateState};
@@ -100,6 +102,36 @@ impl DevTenant {
     /// Runtime fault injection and knobs.
     pub fn faults(&self) -> &Faults {
         &self.tenant.faults
+    }
+
+    /// Replaces the back-channel logout URLs of a client (`false`: no such client).
+    pub fn set_backchannel_logout_urls(&self, client_id: &str, urls: Vec<String>) -> bool {
+        if self.tenant.client(client_id).is_none() {
+            return false;
+        }
+        self.tenant.sessions.set_urls(client_id, urls);
+        true
+    }
+
+    /// The back-channel logout deliveries finished so far, in order.
+    pub fn backchannel_deliveries(&self) -> Vec<BackchannelDelivery> {
+        self.tenant.sessions.deliveries()
+    }
+
+    /// Waits until at least `count` back-channel logout deliveries have finished, at most
+    /// `timeout`; returns them all.
+    pub async fn wait_for_backchannel_deliveries(
+        &self,
+        count: usize,
+        timeout: Duration,
+    ) -> Vec<BackchannelDelivery> {
+        self.tenant.sessions.wait_for(count, timeout).await
+    }
+
+    /// Signs `claims` with the tenant's key (RS256, its `kid`), as its tokens are: for
+    /// tests that need a token the tenant would never issue (e.g. a bad logout token).
+    pub fn sign(&self, claims: &serde_json::Value) -> anyhow::Result<String> {
+        Ok(self.tenant.keys.sign(claims)?)
     }
 
     /// Stops serving (open connections are closed).

@@ -36,6 +36,8 @@ pub(crate) struct Tenant {
     login_rules: HashMap<String, LoginRule>,
     /// Consecutive wrong passwords, by user id (brute-force protection).
     failed_logins: Mutex<HashMap<String, u32>>,
+    /// Auth0 sessions and back-channel logout.
+    pub(crate) sessions: crate::backchannel::Sessions,
 }
 
 /// What a seeded user's login runs into besides the password check.
@@ -75,6 +77,11 @@ impl Tenant {
             .iter()
             .map(|c| (c.client_id.clone(), c.clone()))
             .collect();
+        let backchannel_urls = config
+            .clients
+            .iter()
+            .map(|c| (c.client_id.clone(), c.backchannel_logout_urls.clone()))
+            .collect();
         Ok(Tenant {
             management_audience: format!("{issuer}api/v2/"),
             issuer,
@@ -88,6 +95,7 @@ impl Tenant {
             faults: Arc::new(Faults::default()),
             login_rules,
             failed_logins: Mutex::new(HashMap::new()),
+            sessions: crate::backchannel::Sessions::new(backchannel_urls),
         })
     }
 

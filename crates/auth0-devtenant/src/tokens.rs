@@ -33,6 +33,8 @@ pub(crate) struct UserGrant<'a> {
     pub(crate) gty: Option<&'static str>,
     /// Family of the refresh token being rotated (a new family otherwise).
     pub(crate) refresh_family: Option<String>,
+    /// The Auth0 session of a browser login (its id_token carries it as `sid`).
+    pub(crate) sid: Option<&'a str>,
 }
 
 /// The scopes Auth0 grants: OIDC scopes, plus anything when an API is the audience.
@@ -114,9 +116,10 @@ pub(crate) fn issue_user_tokens(
             "exp".to_owned(),
             json!(now + tenant.config.id_token_lifetime_seconds),
         );
-        if grant.gty.is_none() {
-            // A browser login starts an Auth0 session; password and refresh grants do not.
-            id.insert("sid".to_owned(), json!(random_token(16)));
+        if let Some(sid) = grant.sid {
+            // A browser login belongs to an Auth0 session; password and refresh grants do not.
+            id.insert("sid".to_owned(), json!(sid));
+            tenant.sessions.join(sid, grant.client_id);
         }
         if let Some(nonce) = grant.nonce {
             id.insert("nonce".to_owned(), json!(nonce));

@@ -7,6 +7,7 @@
 //! fails, the keys fetched last keep working until [`MAX_CACHE_AGE`] after their fetch.
 
 mod key_set;
+pub mod logout_token;
 
 pub use key_set::{KeySet, MAX_CACHE_AGE, MIN_CACHE_AGE, cache_age};
 

@@ -78,6 +78,8 @@ pub struct Settings {
     pub session_duration: Duration,
     /// `SESSION_SCOPE`
     pub session_scope: String,
+    /// `SESSION_IDLE_SECONDS`: sessions unused that long end (off when unset).
+    pub session_idle: Option<Duration>,
     /// Redis, when `REDIS_HOSTS` is set.
     pub redis: Option<RedisSettings>,
     /// `DELAY_SHUTDOWN_SECONDS`
@@ -143,6 +145,7 @@ impl Settings {
         let delay_seconds = number("DELAY_SHUTDOWN_SECONDS", 10, 3600);
         let trusted_proxy_hops = number("TRUSTED_PROXY_HOPS", 1, 16) as usize;
         let authorize_rate_limit = number("AUTHORIZE_RATE_LIMIT", 120, 1_000_000) as u32;
+        let idle_seconds = number("SESSION_IDLE_SECONDS", 0, 10 * 365 * 86_400);
         if session_seconds == 0 {
             errors.push("SESSION_DURATION_SECONDS: expected at least 1 second".to_owned());
         }
@@ -253,6 +256,7 @@ impl Settings {
             original_protocol_header,
             session_duration: Duration::from_secs(session_seconds),
             session_scope: get("SESSION_SCOPE").unwrap_or_default(),
+            session_idle: (idle_seconds > 0).then(|| Duration::from_secs(idle_seconds)),
             redis,
             delay_shutdown: Duration::from_secs(delay_seconds),
             session_encryption_keys,

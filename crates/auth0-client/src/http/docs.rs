@@ -21,6 +21,7 @@ pub fn routes() -> Router<AppState> {
 pub fn openapi(prefix: &str, version: &str) -> utoipa::openapi::OpenApi {
     let mut api = AuthApi::openapi();
     api.merge(UsersApi::openapi());
+    api.merge(super::lifecycle::LifecycleApi::openapi());
     if !prefix.is_empty() {
         let paths = std::mem::take(&mut api.paths.paths);
         api.paths.paths = paths

@@ -8,5 +8,6 @@ pub mod error;
 pub mod extract;
 pub mod limits;
 pub mod login_csrf;
+pub mod lifecycle;
 pub mod ops;
 pub mod users;

@@ -8,7 +8,6 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath};
 use crate::app::AppState;
 use crate::auth0::management::{ManagementError, Passthrough};
-use crate::metrics;
 use crate::users::{ImportRequest, MAX_IMPORT_FILE, UsersError};
 use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
 use axum::extract::{DefaultBodyLimit, Multipart, RawQuery, State};
@@ -241,22 +240,27 @@ pub async fn create_user(
     Ok((StatusCode::CREATED, Json(user)).into_response())
 }
 
-/// Updates a user with Auth0's update-user body.
+/// Updates a user with Auth0's update-user body; `blocked: true` also ends the user's sessions.
 #[utoipa::path(patch, path = "/users/{userId}", tag = "users",
     params(("userId" = String, Path, description = "Auth0 user id")),
     request_body(content = Object, description = "Auth0's update-user body"),
     responses(
-        (status = 200, description = "The updated user", body = Object),
+        (status = 200, description = "The updated user (with blocked: true, the user's sessions are ended too)", body = Object),
         (status = 400, description = "Bad body (Auth0's message)", body = ErrorBody),
         (status = 404, description = "Unknown user", body = ErrorBody),
         (status = 502, description = "Auth0 unavailable", body = ErrorBody),
+        (status = 503, description = "Session store unavailable (the user was updated; retry to end the sessions)", body = ErrorBody),
     ))]
 pub async fn update_user(
     State(state): State<AppState>,
     ApiPath(user_id): ApiPath<String>,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(state.management.update(&user_id, &body).await?))
+    let user = state.management.update(&user_id, &body).await?;
+    if body.get("blocked") == Some(&Value::Bool(true)) {
+        state.login.end_user_sessions(&user_id, "blocked").await?;
+    }
+    Ok(Json(user))
 }
 
 /// Deletes a user and ends their live sessions.
@@ -272,10 +276,7 @@ pub async fn delete_user(
     ApiPath(user_id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     state.management.delete(&user_id).await?;
-    let ended = state.sessions.delete_user_sessions(&user_id).await?;
-    for _ in 0..ended {
-        metrics::session_ended("user_deleted");
-    }
+    state.login.end_user_sessions(&user_id, "deleted").await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

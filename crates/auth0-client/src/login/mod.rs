@@ -4,7 +4,10 @@
 //! Handlers call these functions; nothing here knows about HTTP.
 
 pub mod authorize;
+pub mod backchannel;
 pub mod client;
+pub mod idle;
+pub mod lifecycle;
 pub mod logout;
 pub mod refresh;
 mod same_user;
@@ -108,6 +111,7 @@ pub struct Login {
     jwks: JwksCache,
     sessions: Arc<dyn SessionStore>,
     throttle: throttle::StateThrottle,
+    idle: Option<idle::IdleTimeout>,
 }
 
 impl std::fmt::Debug for Login {
@@ -142,6 +146,10 @@ impl Login {
             jwks: JwksCache::new(http),
             sessions,
             throttle: throttle::StateThrottle::new(config.settings.authorize_rate_limit),
+            idle: config
+                .settings
+                .session_idle
+                .map(|idle| idle::IdleTimeout::new(idle, Arc::new(idle::SystemClock))),
         })
     }
 

@@ -45,6 +45,8 @@ impl Login {
             .get_session_user(handle)
             .await?
             .ok_or(LoginError::NoSession)?;
+        self.check_activity(handle, view.activity_id.as_deref())
+            .await?;
         if view.token_expires_at > unix_now() || !view.has_refresh_token() {
             return Ok(view.user);
         }
@@ -68,6 +70,8 @@ impl Login {
         refresh_token: &Secret,
     ) -> Result<Issued, LoginError> {
         let session = self.session(handle).await?;
+        self.check_activity(handle, session.activity_id.as_deref())
+            .await?;
         let presented = refresh_token.expose().as_bytes();
         let is = |stored: &Option<Secret>| {
             stored.as_ref().map_or(subtle::Choice::from(0), |stored| {
@@ -249,6 +253,7 @@ impl Login {
             id_token: tokens.id_token.unwrap_or(current.id_token),
             token_expires_at: expire_at.unix_timestamp(),
             user,
+            refreshed_at: Some(unix_now()),
             ..current
         };
         let handle = match mode {

@@ -95,6 +95,12 @@ impl Login {
         let id_token = tokens.id_token.ok_or(LoginError::MissingIdToken)?;
         let claims = self.verify_id_token(client, &id_token, nonce).await?;
         let user = user_object(&claims, &self.namespaces);
+        let auth0_sid = claims
+            .get("sid")
+            .and_then(serde_json::Value::as_str)
+            .filter(|sid| !sid.is_empty())
+            .map(str::to_owned);
+        let activity_id = self.start_activity().await?;
         let now = OffsetDateTime::now_utc();
         let expire_at = expiry_after(now, tokens.expires_in);
         let session = Session {
@@ -108,6 +114,9 @@ impl Login {
             expires_at: expiry_after(now, self.session_duration.as_secs()).unix_timestamp(),
             created_at: now.unix_timestamp(),
             user: user.into(),
+            auth0_sid,
+            refreshed_at: None,
+            activity_id,
         };
         let handle = SessionHandle::new(session.access_token.expose());
         self.sessions.put_session(&handle, &session).await?;

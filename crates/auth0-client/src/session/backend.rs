@@ -12,7 +12,7 @@ use std::time::Duration;
 /// Keys are already hashed (`SessionHandle::key`, a state's hash); the backend
 /// adds its own namespace. Times are Unix milliseconds.
 #[async_trait]
-pub trait Backend: Send + Sync {
+pub trait Backend: super::index::IndexBackend + Send + Sync {
     /// Stores a session record until `expires_at_ms`.
     async fn set_session(
         &self,

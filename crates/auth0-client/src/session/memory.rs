@@ -1,5 +1,7 @@
 //! In-memory backend: one process, nothing shared, nothing kept across restarts.
 
+mod index;
+
 use super::StoreError;
 use super::backend::{Backend, millis, now_ms};
 use super::store::Store;
@@ -40,6 +42,8 @@ struct Inner {
     states: HashMap<String, Expiring<Vec<u8>>>,
     locks: HashMap<String, Expiring<String>>,
     last_sweep_ms: i64,
+    /// Lifecycle records (sid index, replay cache, activity).
+    index: index::Maps,
 }
 
 struct Expiring<T> {

@@ -8,12 +8,15 @@
 //! [`memory::MemoryBackend`]. So both backends get the same semantics and sealing.
 
 pub mod backend;
+pub mod index;
+pub mod lifecycle;
 pub mod memory;
 mod open;
 pub mod redis;
 pub mod seal;
 pub mod store;
 
+pub use lifecycle::{SessionLifecycle, StoredSession};
 pub use memory::MemoryStore;
 pub use open::open_store;
 pub use store::Store;
@@ -83,6 +86,16 @@ pub struct Session {
     pub created_at: i64,
     /// The user object answered by `/userinfo` (verified id_token claims, mapped).
     pub user: UserJson,
+    /// Auth0's session id (the id_token's `sid`), for back-channel logout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth0_sid: Option<String>,
+    /// When the tokens were last refreshed at Auth0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refreshed_at: Option<i64>,
+    /// Id of the session's activity record (idle timeout), stable across rotations;
+    /// present when the idle timeout was on at login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activity_id: Option<String>,
 }
 
 /// What `/userinfo` needs of a session: read without copying its tokens out of the record.
@@ -94,6 +107,9 @@ pub struct SessionUser {
     refresh_token: Option<serde::de::IgnoredAny>,
     /// The user object.
     pub user: UserJson,
+    /// Id of the session's activity record, when it tracks activity (idle timeout).
+    #[serde(default)]
+    pub activity_id: Option<String>,
 }
 
 impl SessionUser {
@@ -173,7 +189,7 @@ pub struct LockToken(pub String);
 /// Every method is bounded in time: a backend that does not answer yields
 /// [`StoreError::Unavailable`], never a hang and never "not found".
 #[async_trait]
-pub trait SessionStore: Send + Sync {
+pub trait SessionStore: SessionLifecycle + Send + Sync {
     /// Stores `session` under `handle` until `session.expires_at`, and indexes its user.
     async fn put_session(
         &self,
@@ -251,6 +267,9 @@ mod tests {
             expires_at: 3,
             created_at: 1,
             user: serde_json::json!({ "sub": "auth0|1" }).into(),
+            auth0_sid: None,
+            refreshed_at: None,
+            activity_id: None,
         }
     }
 

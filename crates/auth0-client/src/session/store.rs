@@ -3,6 +3,8 @@
 //! It turns sessions and states into records (JSON, sealed when a [`Sealer`] is set),
 //! keeps the user index in step, and counts failures in metrics.
 
+mod lifecycle;
+
 use super::backend::{Backend, millis, now_ms};
 use super::seal::Sealer;
 use super::{
@@ -133,6 +135,9 @@ impl<B: Backend> SessionStore for Store<B> {
             self.backend
                 .set_session(&key, record, expires_at_ms)
                 .await?;
+            if let Some(sid) = &session.auth0_sid {
+                self.backend.index_sid(sid, &key, expires_at_ms).await?;
+            }
             self.backend
                 .index_session(&session.user_id, &key, expires_at_ms)
                 .await
@@ -173,7 +178,7 @@ impl<B: Backend> SessionStore for Store<B> {
                 return Ok(None);
             };
             let session: Session = self.decode_session(&key, &record)?;
-            self.backend.unindex_session(&session.user_id, &key).await?;
+            self.unindex(&key, &session).await?;
             Ok(Some(session))
         }
         .await;
@@ -197,12 +202,12 @@ impl<B: Backend> SessionStore for Store<B> {
             self.backend
                 .index_session(&session.user_id, &new_key, expires_at_ms)
                 .await?;
+            if let Some(sid) = &session.auth0_sid {
+                self.backend.index_sid(sid, &new_key, expires_at_ms).await?;
+            }
             if grace.is_zero() {
                 self.backend.remove_session(&old_key).await?;
-                return self
-                    .backend
-                    .unindex_session(&session.user_id, &old_key)
-                    .await;
+                return self.unindex(&old_key, session).await;
             }
             let grace_ends_ms = now_ms().saturating_add(millis(grace)).min(expires_at_ms);
             // Read-only during the grace: without refresh tokens the old handle can

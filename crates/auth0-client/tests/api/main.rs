@@ -4,6 +4,7 @@ mod auth;
 mod build;
 mod hardening_sessions;
 mod hardening_tokens;
+mod lifecycle;
 mod ops;
 mod reliability;
 mod server;

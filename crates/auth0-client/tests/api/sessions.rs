@@ -51,6 +51,9 @@ pub fn session_of(user_id: &str, seconds: i64) -> Session {
         expires_at: now + seconds,
         created_at: now,
         user: serde_json::json!({ "sub": user_id, "email": "someone@example.com" }).into(),
+        auth0_sid: None,
+        refreshed_at: None,
+        activity_id: None,
     }
 }
 

@@ -1,5 +1,7 @@
 //! `GET /authorize` (validates the request and renders the login form), `GET /u/login`
 //! (the form again) and `POST /u/login` (logs in and redirects back with `code` and `state`).
+//! A login starts an Auth0 session (the `auth0` cookie); `/authorize` with a live one
+//! skips the form (single sign-on).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -7,11 +9,12 @@ use std::time::Instant;
 
 use axum::Form;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use axum::http::header::LOCATION;
+use axum::http::header::{COOKIE, LOCATION, SET_COOKIE};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
 use crate::authn::token::{LoginFailure, login};
+use crate::backchannel::SESSION_COOKIE;
 use crate::grants::{AuthorizeRequest, CODE_LIFETIME, Challenge, CodeGrant};
 use crate::state::{Tenant, connection_enabled};
 use crate::util::url_allowed;
@@ -19,6 +22,7 @@ use crate::util::url_allowed;
 /// `GET /authorize`.
 pub(crate) async fn authorize(
     State(tenant): State<Arc<Tenant>>,
+    headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let get = |name: &str| q.get(name).map(String::as_str).filter(|v| !v.is_empty());
@@ -97,7 +101,8 @@ pub(crate) async fn authorize(
             );
         }
     };
-    if get("prompt") == Some("none") {
+    let session = auth0_session(&tenant, &headers).filter(|_| get("prompt") != Some("login"));
+    if session.is_none() && get("prompt") == Some("none") {
         return back("login_required", "Login required");
     }
     let request = AuthorizeRequest {
@@ -111,6 +116,9 @@ pub(crate) async fn authorize(
         connection: get("connection").map(str::to_owned),
         expires: Instant::now() + CODE_LIFETIME,
     };
+    if let Some((sid, user_id)) = session {
+        return issue_code(&tenant, request, user_id, sid, None);
+    }
     let app_name = client.name.clone();
     let transaction = tenant.grants.add_transaction(request);
     login_page(StatusCode::OK, &transaction, &app_name, None)
@@ -200,21 +208,61 @@ pub(crate) async fn login_submit(
         }
     };
     tenant.grants.end_transaction(transaction);
+    let (cookie, sid) = tenant.sessions.start(&user.user_id);
+    issue_code(&tenant, request, user.user_id, sid, Some(&cookie))
+}
+
+/// The `(sid, user_id)` of the request's Auth0 session, when it is live and its user
+/// may still log in.
+fn auth0_session(tenant: &Tenant, headers: &HeaderMap) -> Option<(String, String)> {
+    let cookie = headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .find_map(|pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            (name == SESSION_COOKIE).then(|| value.to_owned())
+        })?;
+    let (sid, user_id) = tenant.sessions.find(&cookie)?;
+    let users = tenant.users_read();
+    let user = users.get(&user_id)?;
+    (!user.blocked).then_some((sid, user_id))
+}
+
+/// Redirects back with a new code for `user_id` in Auth0 session `sid` (setting the
+/// session cookie when the session is new).
+fn issue_code(
+    tenant: &Tenant,
+    request: AuthorizeRequest,
+    user_id: String,
+    sid: String,
+    new_cookie: Option<&str>,
+) -> Response {
     let code = tenant.grants.add_code(CodeGrant {
         client_id: request.client_id,
         redirect_uri: request.redirect_uri.clone(),
-        user_id: user.user_id,
+        user_id,
         scope: request.scope,
         audience: request.audience,
         nonce: request.nonce,
         challenge: request.challenge,
         expires: Instant::now() + CODE_LIFETIME,
+        sid: Some(sid),
     });
     let mut pairs = vec![("code", code.as_str())];
     if let Some(state) = &request.state {
         pairs.push(("state", state));
     }
-    redirect(&request.redirect_uri, &pairs)
+    let mut response = redirect(&request.redirect_uri, &pairs);
+    if let Some(cookie) = new_cookie
+        && let Ok(value) = axum::http::HeaderValue::from_str(&format!(
+            "{SESSION_COOKIE}={cookie}; Path=/; HttpOnly; SameSite=Lax"
+        ))
+    {
+        response.headers_mut().insert(SET_COOKIE, value);
+    }
+    response
 }
 
 fn redirect(base: &str, pairs: &[(&str, &str)]) -> Response {

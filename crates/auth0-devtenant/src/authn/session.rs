@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::header::{AUTHORIZATION, LOCATION, WWW_AUTHENTICATE};
+use axum::http::header::{AUTHORIZATION, COOKIE, LOCATION, SET_COOKIE, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use jsonwebtoken::{Algorithm, Validation};
@@ -81,11 +81,46 @@ pub(crate) async fn userinfo(State(tenant): State<Arc<Tenant>>, headers: HeaderM
     }
 }
 
-/// `GET /v2/logout?client_id=…&returnTo=…`: `returnTo` must be an allowed logout URL.
+/// The value of the tenant's session cookie, if the request carries one.
+fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .find_map(|pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            (name == crate::backchannel::SESSION_COOKIE).then(|| value.to_owned())
+        })
+}
+
+/// `GET /v2/logout?client_id=…&returnTo=…`: ends the Auth0 session of the `auth0`
+/// cookie (its clients get a back-channel logout token); `returnTo` must be an allowed
+/// logout URL.
 pub(crate) async fn logout(
     State(tenant): State<Arc<Tenant>>,
+    headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
+    let mut response = logout_redirect(&tenant, &q);
+    if response.status().is_client_error() {
+        return response;
+    }
+    if let Some(cookie) = session_cookie(&headers) {
+        tenant
+            .sessions
+            .logout_cookie(&cookie, &tenant.keys, &tenant.issuer);
+    }
+    response.headers_mut().insert(
+        SET_COOKIE,
+        axum::http::HeaderValue::from_static(
+            "auth0=; Path=/; HttpOnly; SameSite=Lax; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+        ),
+    );
+    response
+}
+
+fn logout_redirect(tenant: &Tenant, q: &HashMap<String, String>) -> Response {
     let Some(return_to) = q.get("returnTo").filter(|r| !r.is_empty()) else {
         return (StatusCode::OK, "OK").into_response();
     };

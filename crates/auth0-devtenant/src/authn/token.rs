@@ -162,6 +162,7 @@ fn password(
             nonce: None,
             gty: Some("password"),
             refresh_family: None,
+            sid: None,
         },
         grant_allowed(client, "refresh_token"),
     )
@@ -321,6 +322,7 @@ fn authorization_code(
             nonce: grant.nonce.as_deref(),
             gty: None,
             refresh_family: None,
+            sid: grant.sid.as_deref(),
         },
         grant_allowed(client, "refresh_token"),
     )
@@ -356,6 +358,7 @@ fn refresh_token(
             nonce: None,
             gty: Some("refresh_token"),
             refresh_family: Some(grant.family),
+            sid: None,
         },
         true,
     )

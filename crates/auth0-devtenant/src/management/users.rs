@@ -188,14 +188,24 @@ pub(crate) async fn update_user(
             "Payload validation error: 'Too few properties defined (0), minimum 1'.",
         ));
     }
-    let mut users = tenant.users_write();
-    let updated = users
-        .update(&id, |user| {
-            user.apply(&patch, &["connection", "client_id", "verify_email"])
-        })
-        .map_err(|invalid| MgmtError::invalid_body(invalid.0))?
-        .map_err(store_error)?;
-    Ok(Json(updated.json().clone()).into_response())
+    let updated = {
+        let mut users = tenant.users_write();
+        users
+            .update(&id, |user| {
+                user.apply(&patch, &["connection", "client_id", "verify_email"])
+            })
+            .map_err(|invalid| MgmtError::invalid_body(invalid.0))?
+            .map_err(store_error)?
+            .json()
+            .clone()
+    };
+    // Auth0's back-channel logout initiators: the user blocked, the password changed.
+    if patch.get("blocked") == Some(&Value::Bool(true)) || patch.contains_key("password") {
+        tenant
+            .sessions
+            .logout_user(&id, &tenant.keys, &tenant.issuer);
+    }
+    Ok(Json(updated).into_response())
 }
 
 /// `DELETE /api/v2/users/{id}`: 204, whether or not the user existed.
@@ -205,8 +215,12 @@ pub(crate) async fn delete_user(
     Path(id): Path<String>,
 ) -> Result<Response, MgmtError> {
     require_scope(&tenant, &headers, "delete:users")?;
-    if tenant.users_write().remove(&id) {
+    let removed = tenant.users_write().remove(&id);
+    if removed {
         tenant.grants.revoke_user(&id);
+        tenant
+            .sessions
+            .logout_user(&id, &tenant.keys, &tenant.issuer);
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }

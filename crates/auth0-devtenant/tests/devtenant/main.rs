@@ -3,6 +3,7 @@
 
 mod support;
 
+mod backchannel;
 mod bin;
 mod code_flow;
 mod config;

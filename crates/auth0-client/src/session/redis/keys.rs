@@ -51,6 +51,21 @@ impl Keys {
     pub fn active_users(&self) -> String {
         format!("{}active-users", self.prefix)
     }
+
+    /// The set of session keys of an Auth0 session id (`sid`).
+    pub fn sid_sessions(&self, sid: &str) -> String {
+        format!("{}sid:{{{}}}", self.prefix, hex_sha256(sid))
+    }
+
+    /// A remembered name (replay cache of logout tokens).
+    pub fn seen(&self, name: &str) -> String {
+        format!("{}seen:{{{}}}", self.prefix, hex_sha256(name))
+    }
+
+    /// A session's activity record (idle timeout), by activity id.
+    pub fn activity(&self, id: &str) -> String {
+        format!("{}activity:{{{id}}}", self.prefix)
+    }
 }
 
 #[cfg(test)]
@@ -64,6 +79,12 @@ mod tests {
         assert_eq!(keys.state("cd"), "auth0-client:shop:state:{cd}");
         assert_eq!(keys.active_users(), "auth0-client:shop:active-users");
         assert_ne!(Keys::new("other").session("ab12"), keys.session("ab12"));
+        assert!(
+            keys.sid_sessions("s1")
+                .starts_with("auth0-client:shop:sid:{")
+        );
+        assert!(keys.seen("jti").starts_with("auth0-client:shop:seen:{"));
+        assert_eq!(keys.activity("a1"), "auth0-client:shop:activity:{a1}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! connection comes back by itself when Redis does.
 
 mod connection;
+mod index;
 mod keys;
 mod sentinel;
 

@@ -204,6 +204,7 @@ pub fn settings() -> Settings {
         original_protocol_header: "x-forwarded-proto".to_owned(),
         session_duration: Duration::from_secs(SESSION_SECONDS),
         session_scope: format!("test-{}", uuid::Uuid::new_v4()),
+        session_idle: None,
         redis: None,
         delay_shutdown: Duration::ZERO,
         session_encryption_keys: Vec::new(),
