@@ -76,6 +76,9 @@ mod tests {
             expires_at: 0,
             created_at: 0,
             user: json!({"sub": "auth0|1"}).into(),
+            auth0_sid: None,
+            refreshed_at: None,
+            activity_id: None,
         }
     }
 

@@ -43,8 +43,8 @@ impl JwksCache {
         let key = if is_hmac(alg) {
             DecodingKey::from_secret(expected.client_secret.expose().as_bytes())
         } else {
-            let jwk = self.key(expected.base_url, header.kid.as_deref()).await?;
-            DecodingKey::from_jwk(&jwk).map_err(|_| TokenError::UnknownKey)?
+            self.key(expected.base_url, header.kid.as_deref(), alg)
+                .await?
         };
         let mut validation = Validation::new(alg);
         validation.algorithms = vec![alg];
