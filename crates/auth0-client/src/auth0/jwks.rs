@@ -286,19 +286,20 @@ impl JwksCache {
     #[tracing::instrument(name = "auth0.jwks", skip(self))]
     async fn fetch(&self, base_url: &str) -> Result<(KeySet, Duration), TokenError> {
         let url = format!("{base_url}/.well-known/jwks.json");
+        let started = Instant::now();
         let response = match self.http.get(url).timeout(FETCH_TIMEOUT).send().await {
             Ok(response) => response,
             Err(error) if error.is_timeout() => {
-                metrics::auth0_call("jwks", "timeout");
+                metrics::auth0_call("jwks", "timeout", started);
                 return Err(TokenError::KeysTimeout);
             }
             Err(error) => {
-                metrics::auth0_call("jwks", "error");
+                metrics::auth0_call("jwks", "error", started);
                 return Err(TokenError::KeysUnavailable(error.without_url().to_string()));
             }
         };
         let status = response.status();
-        metrics::auth0_call("jwks", &format!("{}xx", status.as_u16() / 100));
+        metrics::auth0_call("jwks", &format!("{}xx", status.as_u16() / 100), started);
         if !status.is_success() {
             return Err(TokenError::KeysUnavailable(format!(
                 "status {}",

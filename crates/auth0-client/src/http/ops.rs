@@ -136,6 +136,6 @@ async fn jwks_reachable(tenant: &str) -> bool {
 async fn metrics() -> impl IntoResponse {
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4")],
-        crate::telemetry::prometheus().render(),
+        crate::telemetry::render_metrics(),
     )
 }

@@ -268,9 +268,9 @@ async fn log_lines_have_the_platform_shape_and_never_carry_passwords_or_tokens()
     let first = completed[0];
     assert_eq!(first["level"], 30);
     assert_eq!(first["reqId"], "log-test-1");
-    assert_eq!(first["method"], "POST");
-    assert_eq!(first["path"], "/oauth/token", "no query string");
-    assert_eq!(first["status"], 200);
+    assert_eq!(first["http"]["request"]["method"], "POST");
+    assert_eq!(first["url"]["path"], "/oauth/token", "no query string");
+    assert_eq!(first["http"]["response"]["statusCode"], 200);
     assert!(first["responseTime"].as_f64().unwrap() >= 0.0);
     assert!(first["time"].as_i64().unwrap() > 1_600_000_000_000);
     assert!(
