@@ -348,5 +348,20 @@ pub fn parse_algorithms(names: &[String]) -> Result<Vec<Algorithm>, String> {
         .collect()
 }
 
+/// Check-up: how many keys of a JWKS document can verify signatures (public, not
+/// marked for encryption, and accepted as a decoding key); why not, when the document
+/// is not a JWKS.
+pub fn usable_signing_keys(body: &[u8]) -> Result<usize, String> {
+    use jsonwebtoken::jwk::{AlgorithmParameters, PublicKeyUse};
+    let set: JwkSet = serde_json::from_slice(body).map_err(|_| "not a JWKS".to_owned())?;
+    Ok(set
+        .keys
+        .iter()
+        .filter(|jwk| jwk.common.public_key_use != Some(PublicKeyUse::Encryption))
+        .filter(|jwk| !matches!(jwk.algorithm, AlgorithmParameters::OctetKey(_)))
+        .filter(|jwk| DecodingKey::from_jwk(jwk).is_ok())
+        .count())
+}
+
 #[cfg(test)]
 mod tests;

@@ -5,6 +5,7 @@ mod build;
 mod hardening_sessions;
 mod hardening_tokens;
 mod ops;
+mod platform;
 mod reliability;
 mod server;
 mod sessions;
