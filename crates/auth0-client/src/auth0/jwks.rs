@@ -353,7 +353,8 @@ pub fn parse_algorithms(names: &[String]) -> Result<Vec<Algorithm>, String> {
 /// is not a JWKS.
 pub fn usable_signing_keys(body: &[u8]) -> Result<usize, String> {
     use jsonwebtoken::jwk::{AlgorithmParameters, PublicKeyUse};
-    let set: JwkSet = serde_json::from_slice(body).map_err(|_| "not a JWKS".to_owned())?;
+    let set: jsonwebtoken::jwk::JwkSet =
+        serde_json::from_slice(body).map_err(|_| "not a JWKS".to_owned())?;
     Ok(set
         .keys
         .iter()

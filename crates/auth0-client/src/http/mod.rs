@@ -9,4 +9,5 @@ pub mod extract;
 pub mod limits;
 pub mod login_csrf;
 pub mod ops;
+pub mod schemas;
 pub mod users;
