@@ -90,6 +90,12 @@ const DESCRIPTIONS: &[(Kind, &str, Unit, &str)] = &[
         "Time of a session store operation (failed ones included), by operation",
     ),
     (
+        Kind::Counter,
+        "authorize_rate_limited_total",
+        Unit::Count,
+        "/authorize calls refused by the per-IP limit, by reason",
+    ),
+    (
         Kind::Gauge,
         BUILD_INFO,
         Unit::Count,

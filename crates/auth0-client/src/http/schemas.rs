@@ -13,6 +13,7 @@ use std::collections::HashMap;
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct UserInfo {
     /// The subject (Auth0 user id); never empty.
+    #[schema(min_length = 1)]
     sub: String,
     /// The same as `sub`.
     #[serde(rename = "userId")]
@@ -41,8 +42,8 @@ pub struct UserInfo {
     email_verified: Option<bool>,
     /// Locale.
     locale: Option<String>,
-    /// When the profile last changed (as the id_token carries it).
-    #[schema(value_type = Option<Object>)]
+    /// When the profile last changed (as the id_token carries it: Auth0 writes an ISO
+    /// 8601 string, OpenID Connect epoch seconds).
     updated_at: Option<Value>,
     /// Other claims of the id_token (`iss`, `aud`, `iat`, `exp`, further custom claims).
     #[serde(flatten)]

@@ -388,3 +388,171 @@ async fn check_up_ko_when_the_jwks_answers_without_a_usable_signing_key() {
     app.tenant.faults().clear();
     assert_eq!(check_up(&app).await.0, 200);
 }
+
+/// The served OpenAPI document.
+async fn openapi(app: &TestApp) -> Value {
+    let response = app
+        .http
+        .get(app.url("/documentation/json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+/// `additionalProperties` allows any value (`true`, or a schema without constraints).
+fn assert_loose(additional: &Value) {
+    let any = additional == &Value::Bool(true)
+        || additional
+            .as_object()
+            .is_some_and(|schema| schema.keys().all(|k| k == "description"));
+    assert!(any, "additionalProperties is not loose: {additional}");
+}
+
+/// Follows a local `$ref` (`#/components/schemas/Name`).
+fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(reference) => doc
+            .pointer(reference.trim_start_matches('#'))
+            .unwrap_or_else(|| panic!("{reference} is not in the document")),
+        None => schema,
+    }
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_bodies_security_and_headers() {
+    let app = TestApp::spawn().await;
+    let doc = openapi(&app).await;
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+
+    // /userinfo and /users/me: the user object, /users/me deprecated.
+    for path in ["/userinfo", "/users/me"] {
+        let get = &doc["paths"][path]["get"];
+        let ok = &get["responses"]["200"];
+        let user = resolve(&doc, &ok["content"]["application/json"]["schema"]);
+        let required: BTreeSet<&str> = user["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(
+            required,
+            BTreeSet::from(["sub", "userId", "groups"]),
+            "{path}"
+        );
+        for claim in ["app_metadata", "user_metadata", "email", "name", "picture"] {
+            assert!(user["properties"].get(claim).is_some(), "{path} {claim}");
+        }
+        assert_loose(&user["additionalProperties"]);
+        assert_eq!(
+            get["security"],
+            json!([{"bearerAuth": []}, {"sidCookie": []}]),
+            "{path}"
+        );
+        let parameters = get["parameters"].as_array().cloned().unwrap_or_default();
+        assert!(
+            parameters.iter().all(|p| p["name"] != "authorization"),
+            "the bearer is a security scheme, not a parameter"
+        );
+        assert!(ok["headers"].get("x-request-id").is_some(), "{path}");
+    }
+    assert_eq!(doc["paths"]["/users/me"]["get"]["deprecated"], true);
+    assert!(doc["paths"]["/userinfo"]["get"].get("deprecated").is_none());
+    assert!(
+        doc["paths"]["/users/me"]["get"]["responses"]["200"]["headers"]
+            .get("Deprecation")
+            .is_some()
+    );
+    let schemes = &doc["components"]["securitySchemes"];
+    assert_eq!(schemes["bearerAuth"]["scheme"], "bearer");
+    assert_eq!(
+        schemes["sidCookie"],
+        json!({"type": "apiKey", "in": "cookie", "name": "sid",
+               "description": schemes["sidCookie"]["description"]})
+    );
+
+    // /oauth/token: JSON and form bodies; Set-Cookie on 200.
+    let token = &doc["paths"]["/oauth/token"]["post"];
+    let content = token["requestBody"]["content"].as_object().unwrap();
+    assert!(content.contains_key("application/json"));
+    assert!(content.contains_key("application/x-www-form-urlencoded"));
+    assert!(
+        token["responses"]["200"]["headers"]
+            .get("Set-Cookie")
+            .is_some()
+    );
+    let logout = &doc["paths"]["/logout"]["get"]["responses"];
+    assert!(logout["302"]["headers"].get("Location").is_some());
+    assert!(logout["204"]["headers"].get("Set-Cookie").is_some());
+    assert!(
+        doc["paths"]["/authorize"]["get"]["responses"]["302"]["headers"]
+            .get("Location")
+            .is_some()
+    );
+    assert!(
+        doc["paths"]["/users"]["get"]["responses"]["429"]["headers"]
+            .get("Retry-After")
+            .is_some()
+    );
+
+    // /users and /users/count: the same filters, app_metadata.<path> included.
+    for path in ["/users", "/users/count"] {
+        let names: BTreeSet<String> = doc["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_owned())
+            .collect();
+        for name in [
+            "_l",
+            "_sk",
+            "email",
+            "nickname",
+            "username",
+            "connection",
+            "_q",
+            "app_metadata.groups",
+            "acl_rows",
+        ] {
+            assert!(names.contains(name), "{path} lacks {name}");
+        }
+    }
+
+    // The import form, and Auth0's user object (loose).
+    let import = &doc["paths"]["/users/import"]["post"]["requestBody"]["content"];
+    let form = resolve(&doc, &import["multipart/form-data"]["schema"]);
+    assert_eq!(form["required"], json!(["users"]));
+    assert_eq!(form["properties"]["users"]["format"], "binary");
+    let list = &doc["paths"]["/users"]["get"]["responses"]["200"]["content"]["application/json"];
+    let user = resolve(&doc, &list["schema"]["items"]);
+    assert_loose(&user["additionalProperties"]);
+    assert!(user["properties"].get("user_id").is_some());
+    assert!(user.get("required").is_none(), "loose: nothing required");
+
+    // Every error response is the JSON error body.
+    for item in doc["paths"].as_object().unwrap().values() {
+        for operation in item.as_object().unwrap().values() {
+            let default = &operation["responses"]["default"]["content"]["application/json"];
+            assert_eq!(default["schema"]["$ref"], "#/components/schemas/ErrorBody");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_documentation_page_works_with_a_trailing_slash_and_loads_nothing_from_elsewhere() {
+    let app = TestApp::spawn().await;
+    for path in ["/documentation", "/documentation/"] {
+        let response = app.http.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let page = response.text().await.unwrap();
+        assert!(page.contains("fetch('/documentation/json')"), "{path}");
+        for shown in ["Parameters", "Request body", "Responses", "Schemas"] {
+            assert!(page.contains(shown), "{path} does not show {shown}");
+        }
+        assert!(!page.contains("src=\"http"), "no external script");
+        assert!(!page.contains("href=\"http"), "no external stylesheet");
+        assert!(!page.contains("@import"), "no imported stylesheet");
+    }
+}
