@@ -309,19 +309,20 @@ async fn send(
     app: &Application,
     request: reqwest::RequestBuilder,
 ) -> Result<reqwest::Response, Auth0Error> {
+    let started = std::time::Instant::now();
     let response = match request.send().await {
         Ok(response) => response,
         Err(error) if error.is_timeout() => {
-            metrics::auth0_call(endpoint, "timeout");
+            metrics::auth0_call(endpoint, "timeout", started);
             return Err(Auth0Error::Timeout);
         }
         Err(error) => {
-            metrics::auth0_call(endpoint, "error");
+            metrics::auth0_call(endpoint, "error", started);
             return Err(Auth0Error::Unavailable(error.without_url().to_string()));
         }
     };
     let status = response.status();
-    metrics::auth0_call(endpoint, &format!("{}xx", status.as_u16() / 100));
+    metrics::auth0_call(endpoint, &format!("{}xx", status.as_u16() / 100), started);
     if status.is_success() {
         return Ok(response);
     }

@@ -287,19 +287,20 @@ impl JwksCache {
     #[tracing::instrument(name = "auth0.jwks", skip(self))]
     async fn fetch(&self, base_url: &str) -> Result<(KeySet, Duration), TokenError> {
         let url = format!("{base_url}/.well-known/jwks.json");
+        let started = Instant::now();
         let response = match self.http.get(url).timeout(FETCH_TIMEOUT).send().await {
             Ok(response) => response,
             Err(error) if error.is_timeout() => {
-                metrics::auth0_call("jwks", "timeout");
+                metrics::auth0_call("jwks", "timeout", started);
                 return Err(TokenError::KeysTimeout);
             }
             Err(error) => {
-                metrics::auth0_call("jwks", "error");
+                metrics::auth0_call("jwks", "error", started);
                 return Err(TokenError::KeysUnavailable(error.without_url().to_string()));
             }
         };
         let status = response.status();
-        metrics::auth0_call("jwks", &format!("{}xx", status.as_u16() / 100));
+        metrics::auth0_call("jwks", &format!("{}xx", status.as_u16() / 100), started);
         if !status.is_success() {
             return Err(TokenError::KeysUnavailable(format!(
                 "status {}",
@@ -346,6 +347,22 @@ pub fn parse_algorithms(names: &[String]) -> Result<Vec<Algorithm>, String> {
                 })
         })
         .collect()
+}
+
+/// Check-up: how many keys of a JWKS document can verify signatures (public, not
+/// marked for encryption, and accepted as a decoding key); why not, when the document
+/// is not a JWKS.
+pub fn usable_signing_keys(body: &[u8]) -> Result<usize, String> {
+    use jsonwebtoken::jwk::{AlgorithmParameters, PublicKeyUse};
+    let set: jsonwebtoken::jwk::JwkSet =
+        serde_json::from_slice(body).map_err(|_| "not a JWKS".to_owned())?;
+    Ok(set
+        .keys
+        .iter()
+        .filter(|jwk| jwk.common.public_key_use != Some(PublicKeyUse::Encryption))
+        .filter(|jwk| !matches!(jwk.algorithm, AlgorithmParameters::OctetKey(_)))
+        .filter(|jwk| DecodingKey::from_jwk(jwk).is_ok())
+        .count())
 }
 
 #[cfg(test)]

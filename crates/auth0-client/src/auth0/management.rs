@@ -331,6 +331,7 @@ impl ManagementApi {
         let asked_at = Instant::now();
         let mut slot = self.token.lock().await;
         if let Some(token) = slot.cached.as_ref().filter(|t| Instant::now() < t.renew_at) {
+            metrics::management_token_hit();
             return Ok(token.value.clone());
         }
         if let Some((failed_at, error)) = &slot.failure
@@ -338,6 +339,7 @@ impl ManagementApi {
         {
             return Err(error.clone());
         }
+        metrics::management_token_fetch();
         match self.fetch_token().await {
             Ok(fresh) => {
                 let value = fresh.value.clone();
@@ -412,23 +414,24 @@ impl ManagementApi {
         let mut waited = Duration::ZERO;
         loop {
             attempts += 1;
+            let started = Instant::now();
             let result = build().timeout(self.options.call_timeout).send().await;
             let response = match result {
                 Ok(response) => response,
                 Err(error) if error.is_timeout() => {
-                    metrics::auth0_call(endpoint, "timeout");
+                    metrics::auth0_call(endpoint, "timeout", started);
                     tracing::warn!(endpoint, "Auth0 management call timed out");
                     return Err(ManagementError::Timeout);
                 }
                 Err(error) => {
-                    metrics::auth0_call(endpoint, "error");
+                    metrics::auth0_call(endpoint, "error", started);
                     let cause = error.without_url().to_string();
                     tracing::warn!(endpoint, error = %cause, "Auth0 management call failed");
                     return Err(ManagementError::Unavailable(cause));
                 }
             };
             let status = response.status();
-            metrics::auth0_call(endpoint, status_class(status));
+            metrics::auth0_call(endpoint, status_class(status), started);
             if status != StatusCode::TOO_MANY_REQUESTS {
                 return Ok(response);
             }

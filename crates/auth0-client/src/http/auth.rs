@@ -7,6 +7,7 @@ use super::context::{
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiQuery, JsonOrForm};
 use super::login_csrf::check_same_site;
+use super::schemas::{CodeExchange, PasswordLogin as PasswordLoginBody, TokenGrant, UserInfo};
 use crate::app::AppState;
 use crate::config::file::SameSite;
 use crate::login::Issued;
@@ -40,7 +41,7 @@ pub fn routes() -> Router<AppState> {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(authorize, token, refresh_token, refresh_token_alias, userinfo, users_me, logout),
-    components(schemas(ErrorBody, TokenRequest, TokenResponse, RefreshRequest)),
+    components(schemas(ErrorBody, TokenGrant, CodeExchange, PasswordLoginBody, TokenResponse, RefreshRequest, UserInfo)),
     tags((name = "auth", description = "Login flows and sessions"))
 )]
 pub struct AuthApi;
@@ -53,7 +54,9 @@ pub struct AuthorizeQuery {
     state: Option<String>,
     /// Connection to log in with (must be supported by the client).
     connection: Option<String>,
-    /// Where the login site wants to land afterwards: a path or a URL on the original host.
+    /// Where the login site wants to land afterwards: a path or a URL on the original host
+    /// (the pattern documents paths; an absolute URL on that host is accepted too).
+    #[param(pattern = r"^(/([^/\\\s][^\\\s]*)?)?$")]
     redirect: Option<String>,
 }
 
@@ -61,7 +64,8 @@ pub struct AuthorizeQuery {
 #[utoipa::path(get, path = "/authorize", tag = "auth",
     params(AuthorizeQuery, ("client-type" = Option<String>, Header, description = "Client type (else defaultClient)")),
     responses(
-        (status = 302, description = "Redirect to Auth0's /authorize (PKCE, nonce, state)"),
+        (status = 302, description = "Redirect to Auth0's /authorize (PKCE, nonce, state)",
+            headers(("Location" = String, description = "The tenant's /authorize URL"))),
         (status = 400, description = "Missing state, unsupported connection, bad or over-long redirect (2 KB), or an unparsable X-Forwarded-For entry", body = ErrorBody),
         (status = 401, description = "No or unknown client", body = ErrorBody),
         (status = 409, description = "A login with the caller's state is already pending", body = ErrorBody),
@@ -138,15 +142,22 @@ pub struct TokenResponse {
 
 /// Code exchange or password login; creates a session.
 #[utoipa::path(post, path = "/oauth/token", tag = "auth",
-    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    request_body(description = "A code exchange (code, state) or a password login (grant_type=password, username, password)",
+        content((TokenGrant = "application/json"), (TokenGrant = "application/x-www-form-urlencoded"))),
     params(("client-type" = Option<String>, Header, description = "Client type (else defaultClient)")),
     responses(
-        (status = 200, description = "Tokens (or, for website clients, an empty body and the sid cookie)", body = TokenResponse),
+        (status = 200, description = "Tokens; for website clients an empty body and the sid cookie instead", body = TokenResponse,
+            headers(
+                ("Set-Cookie" = String, description = "Website clients: sid=<handle>; Path=/; HttpOnly; Secure; Max-Age=<SESSION_DURATION_SECONDS>[; SameSite=…]"),
+                ("Cache-Control" = String, description = "no-store"))),
         (status = 400, description = "Bad body or unsupported connection", body = ErrorBody),
         (status = 401, description = "No or unknown client, bad state, or id_token refused", body = ErrorBody),
         (status = 403, description = "Wrong credentials (Auth0's message), or a cross-site login to a cookie client", body = ErrorBody),
         (status = 413, description = "Body over the 256 KiB limit", body = ErrorBody),
+        (status = 415, description = "Neither JSON nor a form", body = ErrorBody),
+        (status = 429, description = "Too many attempts (Auth0's brute-force protection)", body = ErrorBody),
         (status = 502, description = "Auth0 unavailable", body = ErrorBody),
+        (status = 503, description = "Session store unavailable", body = ErrorBody),
         (status = 504, description = "Auth0 too slow", body = ErrorBody),
     ))]
 pub async fn token(
@@ -197,19 +208,23 @@ pub async fn token(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RefreshRequest {
     /// The session's refresh token.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, min_length = 1)]
     refresh_token: Secret,
 }
 
 /// Refreshes the session's tokens at Auth0 and rotates the session to the new access token.
 #[utoipa::path(post, path = "/oauth/refreshtoken", tag = "auth",
     request_body = RefreshRequest,
-    params(("authorization" = Option<String>, Header, description = "Bearer <access token> (or the sid cookie)")),
+    security(("bearerAuth" = []), ("sidCookie" = [])),
     responses(
-        (status = 200, description = "New tokens, as /oauth/token", body = TokenResponse),
+        (status = 200, description = "New tokens, as /oauth/token", body = TokenResponse,
+            headers(("Set-Cookie" = String, description = "Website clients: the new sid cookie"))),
+        (status = 400, description = "No refresh_token, or a body that is neither JSON nor a form", body = ErrorBody),
         (status = 401, description = "No session, or not its refresh token", body = ErrorBody),
+        (status = 415, description = "Neither JSON nor a form", body = ErrorBody),
         (status = 502, description = "Auth0 unavailable", body = ErrorBody),
         (status = 503, description = "Session store unavailable", body = ErrorBody),
+        (status = 504, description = "Auth0 too slow", body = ErrorBody),
     ))]
 pub async fn refresh_token(
     State(state): State<AppState>,
@@ -232,10 +247,16 @@ pub async fn refresh_token(
 /// `/refreshtoken`: the path the service exposed before `/oauth/refreshtoken`.
 #[utoipa::path(post, path = "/refreshtoken", tag = "auth",
     request_body = RefreshRequest,
-    params(("authorization" = Option<String>, Header, description = "Bearer <access token> (or the sid cookie)")),
+    security(("bearerAuth" = []), ("sidCookie" = [])),
     responses(
-        (status = 200, description = "New tokens, as /oauth/token", body = TokenResponse),
+        (status = 200, description = "New tokens, as /oauth/token", body = TokenResponse,
+            headers(("Set-Cookie" = String, description = "Website clients: the new sid cookie"))),
+        (status = 400, description = "No refresh_token", body = ErrorBody),
         (status = 401, description = "No session, or not its refresh token", body = ErrorBody),
+        (status = 415, description = "Neither JSON nor a form", body = ErrorBody),
+        (status = 502, description = "Auth0 unavailable", body = ErrorBody),
+        (status = 503, description = "Session store unavailable", body = ErrorBody),
+        (status = 504, description = "Auth0 too slow", body = ErrorBody),
     ))]
 pub async fn refresh_token_alias(
     state: State<AppState>,
@@ -247,11 +268,13 @@ pub async fn refresh_token_alias(
 
 /// The user behind the session (refreshed first when its access token has expired).
 #[utoipa::path(get, path = "/userinfo", tag = "auth",
-    params(("authorization" = Option<String>, Header, description = "Bearer <access token> (or the sid cookie)")),
+    security(("bearerAuth" = []), ("sidCookie" = [])),
     responses(
-        (status = 200, description = "The user object", body = serde_json::Value),
+        (status = 200, description = "The user object", body = UserInfo),
         (status = 401, description = "No session", body = ErrorBody),
+        (status = 502, description = "Auth0 unavailable during a refresh", body = ErrorBody),
         (status = 503, description = "Session store unavailable", body = ErrorBody),
+        (status = 504, description = "Auth0 too slow during a refresh", body = ErrorBody),
     ))]
 pub async fn userinfo(
     State(state): State<AppState>,
@@ -267,10 +290,14 @@ pub async fn userinfo(
 
 /// Deprecated alias of `/userinfo` (answers `Deprecation: true`).
 #[utoipa::path(get, path = "/users/me", tag = "auth",
-    params(("authorization" = Option<String>, Header, description = "Bearer <access token> (or the sid cookie)")),
+    security(("bearerAuth" = []), ("sidCookie" = [])),
     responses(
-        (status = 200, description = "The user object, with Deprecation: true", body = serde_json::Value),
+        (status = 200, description = "The user object", body = UserInfo,
+            headers(("Deprecation" = String, description = "true: use /userinfo"))),
         (status = 401, description = "No session", body = ErrorBody),
+        (status = 502, description = "Auth0 unavailable during a refresh", body = ErrorBody),
+        (status = 503, description = "Session store unavailable", body = ErrorBody),
+        (status = 504, description = "Auth0 too slow during a refresh", body = ErrorBody),
     ))]
 pub async fn users_me(state: State<AppState>, handle: Handle) -> Result<Response, ApiError> {
     let mut response = userinfo(state, handle).await?;
@@ -285,16 +312,23 @@ pub async fn users_me(state: State<AppState>, handle: Handle) -> Result<Response
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct LogoutQuery {
-    /// Where to land after Auth0's logout: a path or a URL on the original host.
+    /// Where to land after Auth0's logout: a path or a URL on the original host (the
+    /// pattern documents paths; an absolute URL on that host is accepted too).
+    #[param(pattern = r"^(/([^/\\\s][^\\\s]*)?)?$")]
     redirect: Option<String>,
 }
 
 /// Ends the session, revokes its refresh token and clears the cookie.
 #[utoipa::path(get, path = "/logout", tag = "auth",
-    params(LogoutQuery),
+    params(LogoutQuery, ("client-type" = Option<String>, Header, description = "Client type (else the session's client)")),
+    security((), ("bearerAuth" = []), ("sidCookie" = [])),
     responses(
-        (status = 204, description = "Logged out (cookie cleared)"),
-        (status = 302, description = "Logged out; redirect to Auth0's /v2/logout"),
+        (status = 204, description = "Logged out (cookie cleared)",
+            headers(("Set-Cookie" = String, description = "sid=; Path=/; HttpOnly; Secure; Expires=<the epoch>"))),
+        (status = 302, description = "Logged out; redirect to Auth0's /v2/logout",
+            headers(
+                ("Location" = String, description = "Auth0's /v2/logout with client_id and returnTo"),
+                ("Set-Cookie" = String, description = "The cleared sid cookie"))),
         (status = 400, description = "redirect not on the original host", body = ErrorBody),
         (status = 503, description = "Session store unavailable", body = ErrorBody),
     ))]

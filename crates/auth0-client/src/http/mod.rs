@@ -10,4 +10,5 @@ pub mod lifecycle;
 pub mod limits;
 pub mod login_csrf;
 pub mod ops;
+pub mod schemas;
 pub mod users;

@@ -8,7 +8,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -42,9 +42,22 @@ pub struct Status {
     name: &'static str,
     /// `SERVICE_VERSION`.
     version: String,
+    /// Check-up only: each dependency (`sessionStore`, `tenant:<auth0Url>`) and `OK` or
+    /// `KO: <why>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<std::collections::BTreeMap<String, String>>)]
+    checks: Option<BTreeMap<String, String>>,
 }
 
 fn status(state: &AppState, ok: bool) -> (StatusCode, Json<Status>) {
+    with_checks(state, ok, None)
+}
+
+fn with_checks(
+    state: &AppState,
+    ok: bool,
+    checks: Option<BTreeMap<String, String>>,
+) -> (StatusCode, Json<Status>) {
     let code = if ok {
         StatusCode::OK
     } else {
@@ -54,6 +67,7 @@ fn status(state: &AppState, ok: bool) -> (StatusCode, Json<Status>) {
         status: if ok { "OK" } else { "KO" },
         name: "auth0-client",
         version: state.config.settings.service_version.clone(),
+        checks,
     };
     (code, Json(body))
 }
@@ -73,21 +87,25 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     status(&state, state.lifecycle.is_ready())
 }
 
-/// The session store answers and every tenant's JWKS (clients' and management's) is reachable.
+/// The session store answers a ping, and every tenant's JWKS (clients' and
+/// management's) answers with at least one usable signing key; `checks` names each.
 #[utoipa::path(get, path = "/-/check-up", tag = "operations",
-    responses((status = 200, description = "Dependencies reachable", body = Status),
-              (status = 503, description = "A dependency is down", body = Status)))]
+    responses((status = 200, description = "Every dependency OK", body = Status),
+              (status = 503, description = "A dependency is KO (named in checks)", body = Status)))]
 async fn check_up(State(state): State<AppState>) -> impl IntoResponse {
     let store = async {
         match tokio::time::timeout(PROBE_TIMEOUT, state.sessions.ping()).await {
-            Ok(Ok(())) => true,
+            Ok(Ok(())) => Ok(()),
             Ok(Err(error)) => {
-                tracing::warn!(%error, "check-up: session store failed");
-                false
+                tracing::warn!(%error, error.r#type = "unavailable", "check-up: session store failed");
+                Err("unavailable".to_owned())
             }
             Err(_) => {
-                tracing::warn!("check-up: session store timed out");
-                false
+                tracing::warn!(
+                    error.r#type = "timeout",
+                    "check-up: session store timed out"
+                );
+                Err("timeout".to_owned())
             }
         }
     };
@@ -99,12 +117,34 @@ async fn check_up(State(state): State<AppState>) -> impl IntoResponse {
         .chain([file.management_client.auth0_url.as_str()])
         .map(|url| url.trim_end_matches('/'))
         .collect();
-    let jwks = futures::future::join_all(tenants.into_iter().map(jwks_reachable));
-    let (store_ok, jwks_ok) = tokio::join!(store, jwks);
-    status(&state, store_ok && jwks_ok.into_iter().all(|ok| ok))
+    let jwks = futures::future::join_all(
+        tenants
+            .into_iter()
+            .map(|tenant| async move { (tenant, signing_keys(tenant).await) }),
+    );
+    let (store, jwks) = tokio::join!(store, jwks);
+    let mut checks = BTreeMap::new();
+    checks.insert("sessionStore".to_owned(), outcome(store));
+    for (tenant, result) in jwks {
+        checks.insert(format!("tenant:{tenant}"), outcome(result));
+    }
+    let ok = checks.values().all(|check| check == "OK");
+    with_checks(&state, ok, Some(checks))
 }
 
-async fn jwks_reachable(tenant: &str) -> bool {
+/// `OK` or `KO: <why>`.
+fn outcome(result: Result<(), String>) -> String {
+    match result {
+        Ok(()) => "OK".to_owned(),
+        Err(why) => format!("KO: {why}"),
+    }
+}
+
+/// Largest JWKS document the check-up reads.
+const MAX_JWKS_BYTES: usize = 256 * 1024;
+
+/// The tenant's JWKS answers, parses and holds at least one usable signing key.
+async fn signing_keys(tenant: &str) -> Result<(), String> {
     static HTTP: OnceLock<reqwest::Client> = OnceLock::new();
     let http = HTTP.get_or_init(|| {
         reqwest::Client::builder()
@@ -113,20 +153,36 @@ async fn jwks_reachable(tenant: &str) -> bool {
             .unwrap_or_default()
     });
     let url = format!("{tenant}/.well-known/jwks.json");
-    match http.get(&url).send().await {
-        Ok(response) if response.status().is_success() => true,
-        Ok(response) => {
-            tracing::warn!(
-                tenant,
-                status = response.status().as_u16(),
-                "check-up: JWKS not served"
-            );
-            false
-        }
-        Err(error) => {
-            tracing::warn!(tenant, error = %error.without_url(), "check-up: JWKS unreachable");
-            false
-        }
+    let failed = |why: String, kind: &'static str| {
+        tracing::warn!(
+            tenant,
+            error.message = why.as_str(),
+            error.r#type = kind,
+            "check-up: JWKS not usable"
+        );
+        Err(why)
+    };
+    let response = match http.get(&url).send().await {
+        Ok(response) => response,
+        Err(error) if error.is_timeout() => return failed("timeout".to_owned(), "timeout"),
+        Err(_) => return failed("unreachable".to_owned(), "unavailable"),
+    };
+    if !response.status().is_success() {
+        return failed(
+            format!("JWKS answered {}", response.status().as_u16()),
+            "status",
+        );
+    }
+    let body = match response.bytes().await {
+        Ok(body) if body.len() <= MAX_JWKS_BYTES => body,
+        Ok(_) => return failed("JWKS too large".to_owned(), "invalid"),
+        Err(error) if error.is_timeout() => return failed("timeout".to_owned(), "timeout"),
+        Err(_) => return failed("unreachable".to_owned(), "unavailable"),
+    };
+    match crate::auth0::jwks::usable_signing_keys(&body) {
+        Ok(0) => failed("no usable signing key".to_owned(), "invalid"),
+        Ok(_) => Ok(()),
+        Err(_) => failed("not a JWKS".to_owned(), "invalid"),
     }
 }
 
@@ -136,6 +192,6 @@ async fn jwks_reachable(tenant: &str) -> bool {
 async fn metrics() -> impl IntoResponse {
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4")],
-        crate::telemetry::prometheus().render(),
+        crate::telemetry::render_metrics(),
     )
 }

@@ -6,6 +6,7 @@
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath};
+use super::schemas::{Auth0Job, Auth0User, CreateUser, ImportForm, UpdateUser, UserFilters};
 use crate::app::AppState;
 use crate::auth0::management::{ManagementError, Passthrough};
 use crate::users::{ImportRequest, MAX_IMPORT_FILE, UsersError};
@@ -57,7 +58,7 @@ pub fn routes() -> Router<AppState> {
         import_status,
         import_errors
     ),
-    components(schemas(ErrorBody, UserCount, ActiveUser)),
+    components(schemas(ErrorBody, UserCount, ActiveUser, Auth0User, CreateUser, UpdateUser, ImportForm, Auth0Job)),
     tags((name = "users", description = "User management over the Auth0 Management API (not public)"))
 )]
 pub struct UsersApi;
@@ -142,17 +143,11 @@ fn passthrough(answer: Passthrough) -> Response {
 /// Users matching the CRUD-like query, `_q` and `acl_rows`, as Auth0 returns them.
 #[utoipa::path(get, path = "/users", tag = "users",
     params(
-        ("_l" = Option<u32>, Query, description = "Page size (Auth0 per_page), default 25, at most 100"),
-        ("_sk" = Option<u32>, Query, description = "Page index (Auth0 page); (_sk+1)*_l at most 1000"),
-        ("email" = Option<String>, Query, description = "Exact email; * is a wildcard"),
-        ("nickname" = Option<String>, Query, description = "Exact nickname; * is a wildcard"),
-        ("username" = Option<String>, Query, description = "Exact username; * is a wildcard"),
-        ("connection" = Option<String>, Query, description = "Connection name(s), repeated or comma-separated, ORed; default all managementClient connections"),
-        ("_q" = Option<String>, Query, description = "JSON filter: equality, $and, $or, $in, $nin, $ne, $eq, $exists; * wildcards"),
+        UserFilters,
         ("acl_rows" = Option<String>, Header, description = "JSON filter set by the authorization layer (object or array, ANDed)"),
     ),
     responses(
-        (status = 200, description = "Auth0 users", body = Vec<Object>),
+        (status = 200, description = "Auth0 users", body = Vec<Auth0User>),
         (status = 400, description = "Bad query, filter or connection, or a page past the first 1000 results", body = ErrorBody),
         (status = 429, description = "Auth0 rate limit exhausted (Retry-After)", body = ErrorBody),
         (status = 502, description = "Auth0 unavailable", body = ErrorBody),
@@ -173,12 +168,16 @@ pub async fn list_users(
 
 /// How many users match the same filters as `GET /users`.
 #[utoipa::path(get, path = "/users/count", tag = "users",
-    params(("acl_rows" = Option<String>, Header, description = "JSON filter set by the authorization layer")),
+    params(
+        UserFilters,
+        ("acl_rows" = Option<String>, Header, description = "JSON filter set by the authorization layer (object or array, ANDed)"),
+    ),
     responses(
         (status = 200, description = "The count", body = UserCount),
         (status = 400, description = "Bad query, filter or connection", body = ErrorBody),
         (status = 429, description = "Auth0 rate limit exhausted (Retry-After)", body = ErrorBody),
         (status = 502, description = "Auth0 unavailable", body = ErrorBody),
+        (status = 504, description = "Auth0 too slow", body = ErrorBody),
     ))]
 pub async fn count_users(
     State(state): State<AppState>,
@@ -212,9 +211,12 @@ pub async fn active_users(
 #[utoipa::path(get, path = "/users/{userId}", tag = "users",
     params(("userId" = String, Path, description = "Auth0 user id")),
     responses(
-        (status = 200, description = "The user", body = Object),
+        (status = 200, description = "The user", body = Auth0User),
+        (status = 400, description = "Bad user id (Auth0's message)", body = ErrorBody),
         (status = 404, description = "Unknown user", body = ErrorBody),
+        (status = 429, description = "Auth0 rate limit exhausted (Retry-After)", body = ErrorBody),
         (status = 502, description = "Auth0 unavailable", body = ErrorBody),
+        (status = 504, description = "Auth0 too slow", body = ErrorBody),
     ))]
 pub async fn get_user(
     State(state): State<AppState>,
@@ -225,12 +227,15 @@ pub async fn get_user(
 
 /// Creates a user (not a signup endpoint); `connection` defaults to the configured one.
 #[utoipa::path(post, path = "/users", tag = "users",
-    request_body(content = Object, description = "Auth0's create-user body; connection optional"),
+    request_body(content = CreateUser, description = "Auth0's create-user body; connection optional"),
     responses(
-        (status = 201, description = "The created user", body = Object),
+        (status = 201, description = "The created user", body = Auth0User),
         (status = 400, description = "Bad body, unsupported connection or no default connection", body = ErrorBody),
         (status = 409, description = "The user already exists (Auth0's message)", body = ErrorBody),
+        (status = 415, description = "Not a JSON body", body = ErrorBody),
+        (status = 429, description = "Auth0 rate limit exhausted (Retry-After)", body = ErrorBody),
         (status = 502, description = "Auth0 unavailable", body = ErrorBody),
+        (status = 504, description = "Auth0 too slow", body = ErrorBody),
     ))]
 pub async fn create_user(
     State(state): State<AppState>,
@@ -243,13 +248,17 @@ pub async fn create_user(
 /// Updates a user with Auth0's update-user body; `blocked: true` also ends the user's sessions.
 #[utoipa::path(patch, path = "/users/{userId}", tag = "users",
     params(("userId" = String, Path, description = "Auth0 user id")),
-    request_body(content = Object, description = "Auth0's update-user body"),
+    request_body(content = UpdateUser, description = "Auth0's update-user body"),
     responses(
-        (status = 200, description = "The updated user (with blocked: true, the user's sessions are ended too)", body = Object),
+        (status = 200, description = "The updated user (with blocked: true, the user's sessions are ended too)", body = Auth0User),
         (status = 400, description = "Bad body (Auth0's message)", body = ErrorBody),
         (status = 404, description = "Unknown user", body = ErrorBody),
+        (status = 409, description = "Conflict (Auth0's message)", body = ErrorBody),
+        (status = 415, description = "Not a JSON body", body = ErrorBody),
+        (status = 429, description = "Auth0 rate limit exhausted (Retry-After)", body = ErrorBody),
         (status = 502, description = "Auth0 unavailable", body = ErrorBody),
         (status = 503, description = "Session store unavailable (the user was updated; retry to end the sessions)", body = ErrorBody),
+        (status = 504, description = "Auth0 too slow", body = ErrorBody),
     ))]
 pub async fn update_user(
     State(state): State<AppState>,
@@ -268,8 +277,12 @@ pub async fn update_user(
     params(("userId" = String, Path, description = "Auth0 user id")),
     responses(
         (status = 204, description = "Deleted; the user's sessions are ended"),
+        (status = 400, description = "Bad user id (Auth0's message)", body = ErrorBody),
+        (status = 404, description = "Unknown user (Auth0's message)", body = ErrorBody),
+        (status = 429, description = "Auth0 rate limit exhausted (Retry-After)", body = ErrorBody),
         (status = 502, description = "Auth0 unavailable", body = ErrorBody),
         (status = 503, description = "Session store unavailable", body = ErrorBody),
+        (status = 504, description = "Auth0 too slow", body = ErrorBody),
     ))]
 pub async fn delete_user(
     State(state): State<AppState>,
@@ -282,12 +295,15 @@ pub async fn delete_user(
 
 /// Starts an Auth0 users-imports job; `connection` names a `supportedConnectionsMap` key.
 #[utoipa::path(post, path = "/users/import", tag = "users",
-    request_body(content_type = "multipart/form-data", description = "users (JSON array file, at most 500 KB), connection, upsert, external_id, send_completion_email; connection_id is refused"),
+    request_body(content = ImportForm, content_type = "multipart/form-data", description = "users (JSON array file, at most 500 KB), connection, upsert, external_id, send_completion_email; connection_id is refused"),
     responses(
-        (status = 202, description = "Auth0's job object", body = Object),
+        (status = 201, description = "Auth0's job object", body = Auth0Job),
+        (status = 202, description = "Auth0's job object", body = Auth0Job),
         (status = 400, description = "connection_id sent, unknown connection, deprecated managementClient form, or bad form", body = ErrorBody),
         (status = 413, description = "The users file exceeds 500 KB", body = ErrorBody),
+        (status = 429, description = "Auth0 rate limit exhausted (Retry-After)", body = ErrorBody),
         (status = 502, description = "Auth0 unavailable", body = ErrorBody),
+        (status = 504, description = "Auth0 too slow", body = ErrorBody),
     ))]
 pub async fn import_users(
     State(state): State<AppState>,
@@ -304,8 +320,12 @@ pub async fn import_users(
 #[utoipa::path(get, path = "/users/import/status/{jobID}", tag = "users",
     params(("jobID" = String, Path, description = "Auth0 job id")),
     responses(
-        (status = 200, description = "Auth0's job object", body = Object),
+        (status = 200, description = "Auth0's job object", body = Auth0Job),
+        (status = 400, description = "Bad job id (Auth0's message)", body = ErrorBody),
         (status = 404, description = "Unknown job", body = ErrorBody),
+        (status = 429, description = "Auth0 rate limit exhausted (Retry-After)", body = ErrorBody),
+        (status = 502, description = "Auth0 unavailable", body = ErrorBody),
+        (status = 504, description = "Auth0 too slow", body = ErrorBody),
     ))]
 pub async fn import_status(
     State(state): State<AppState>,
@@ -318,8 +338,12 @@ pub async fn import_status(
 #[utoipa::path(get, path = "/users/import/status/{jobID}/errors", tag = "users",
     params(("jobID" = String, Path, description = "Auth0 job id")),
     responses(
-        (status = 200, description = "Auth0's job errors", body = Object),
+        (status = 200, description = "Auth0's job errors: the users that failed and why", body = Vec<Object>),
+        (status = 400, description = "Bad job id (Auth0's message)", body = ErrorBody),
         (status = 404, description = "Unknown job", body = ErrorBody),
+        (status = 429, description = "Auth0 rate limit exhausted (Retry-After)", body = ErrorBody),
+        (status = 502, description = "Auth0 unavailable", body = ErrorBody),
+        (status = 504, description = "Auth0 too slow", body = ErrorBody),
     ))]
 pub async fn import_errors(
     State(state): State<AppState>,

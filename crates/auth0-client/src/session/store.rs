@@ -14,7 +14,7 @@ use super::{
 use async_trait::async_trait;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Sessions, states and locks over a [`Backend`], optionally sealed at rest.
 pub struct Store<B> {
@@ -81,6 +81,7 @@ impl<B: Backend> Store<B> {
         &self,
         handle: &SessionHandle,
     ) -> Result<Option<T>, StoreError> {
+        let started = Instant::now();
         let result = async {
             let key = handle.key();
             match self.backend.get_session(&key).await? {
@@ -89,7 +90,7 @@ impl<B: Backend> Store<B> {
             }
         }
         .await;
-        observed("get_session", result)
+        observed("get_session", started, result)
     }
 }
 
@@ -112,8 +113,15 @@ fn state_aad(key: &str) -> String {
     format!("state:{key}")
 }
 
-/// Counts and logs a failed store operation, passing the result through.
-fn observed<T>(operation: &'static str, result: Result<T, StoreError>) -> Result<T, StoreError> {
+/// Times a store operation started at `started`, counts and logs it when it failed,
+/// passing the result through. Arguments are evaluated in order: `Instant::now()` as
+/// the second argument is taken before the third is awaited.
+fn observed<T>(
+    operation: &'static str,
+    started: Instant,
+    result: Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    crate::metrics::store_duration(operation, started);
     if let Err(error) = &result {
         crate::metrics::store_error(operation);
         tracing::warn!(operation, %error, "session store operation failed");
@@ -128,6 +136,7 @@ impl<B: Backend> SessionStore for Store<B> {
         handle: &SessionHandle,
         session: &Session,
     ) -> Result<(), StoreError> {
+        let started = Instant::now();
         let result = async {
             let key = handle.key();
             let expires_at_ms = session.expires_at.saturating_mul(1000);
@@ -143,7 +152,7 @@ impl<B: Backend> SessionStore for Store<B> {
                 .await
         }
         .await;
-        observed("put_session", result)
+        observed("put_session", started, result)
     }
 
     async fn get_session(&self, handle: &SessionHandle) -> Result<Option<Session>, StoreError> {
@@ -162,16 +171,18 @@ impl<B: Backend> SessionStore for Store<B> {
         handle: &SessionHandle,
         session: &Session,
     ) -> Result<bool, StoreError> {
+        let started = Instant::now();
         let result = async {
             let key = handle.key();
             let record = self.encode_session(&key, session)?;
             self.backend.replace_session(&key, record, None).await
         }
         .await;
-        observed("update_session", result)
+        observed("update_session", started, result)
     }
 
     async fn delete_session(&self, handle: &SessionHandle) -> Result<Option<Session>, StoreError> {
+        let started = Instant::now();
         let result = async {
             let key = handle.key();
             let Some(record) = self.backend.remove_session(&key).await? else {
@@ -182,7 +193,7 @@ impl<B: Backend> SessionStore for Store<B> {
             Ok(Some(session))
         }
         .await;
-        observed("delete_session", result)
+        observed("delete_session", started, result)
     }
 
     async fn rotate_session(
@@ -192,6 +203,7 @@ impl<B: Backend> SessionStore for Store<B> {
         session: &Session,
         grace: Duration,
     ) -> Result<(), StoreError> {
+        let started = Instant::now();
         let result = async {
             let (old_key, new_key) = (old.key(), new.key());
             let expires_at_ms = session.expires_at.saturating_mul(1000);
@@ -225,36 +237,44 @@ impl<B: Backend> SessionStore for Store<B> {
             // (counted and logged when it fails): the rotation itself is done.
             let _ = observed(
                 "prune_index",
+                Instant::now(),
                 self.backend.prune_index(&session.user_id).await,
             );
             Ok(())
         }
         .await;
-        observed("rotate_session", result)
+        observed("rotate_session", started, result)
     }
 
     async fn delete_user_sessions(&self, user_id: &str) -> Result<usize, StoreError> {
         observed(
             "delete_user_sessions",
+            Instant::now(),
             self.backend.remove_user_sessions(user_id).await,
         )
     }
 
     async fn active_users(&self) -> Result<Vec<String>, StoreError> {
-        observed("active_users", self.backend.active_users().await)
+        observed(
+            "active_users",
+            Instant::now(),
+            self.backend.active_users().await,
+        )
     }
 
     async fn put_state(&self, state: &str, record: &AuthState) -> Result<bool, StoreError> {
+        let started = Instant::now();
         let result = async {
             let key = hex_sha256(state);
             let bytes = self.encode(record, &state_aad(&key))?;
             self.backend.set_state(&key, bytes, AUTH_STATE_TTL).await
         }
         .await;
-        observed("put_state", result)
+        observed("put_state", started, result)
     }
 
     async fn take_state(&self, state: &str) -> Result<Option<AuthState>, StoreError> {
+        let started = Instant::now();
         let result = async {
             let key = hex_sha256(state);
             match self.backend.take_state(&key).await? {
@@ -263,21 +283,29 @@ impl<B: Backend> SessionStore for Store<B> {
             }
         }
         .await;
-        observed("take_state", result)
+        observed("take_state", started, result)
     }
 
     async fn try_lock(&self, name: &str, lease: Duration) -> Result<Option<LockToken>, StoreError> {
         let token = uuid::Uuid::new_v4().simple().to_string();
-        let taken = observed("try_lock", self.backend.try_lock(name, &token, lease).await)?;
+        let taken = observed(
+            "try_lock",
+            Instant::now(),
+            self.backend.try_lock(name, &token, lease).await,
+        )?;
         Ok(taken.then_some(LockToken(token)))
     }
 
     async fn unlock(&self, name: &str, token: &LockToken) -> Result<(), StoreError> {
-        observed("unlock", self.backend.unlock(name, &token.0).await)
+        observed(
+            "unlock",
+            Instant::now(),
+            self.backend.unlock(name, &token.0).await,
+        )
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        observed("ping", self.backend.ping().await)
+        observed("ping", Instant::now(), self.backend.ping().await)
     }
 }
 

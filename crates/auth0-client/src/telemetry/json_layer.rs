@@ -1,5 +1,11 @@
 //! A `tracing` layer writing one JSON object per event, in the platform's shape:
 //! numeric `level` (10 trace .. 60 fatal), `time` (epoch ms), `msg`, `reqId`, then fields.
+//!
+//! A dotted field name is written as nested objects, as the platform's Go and Node
+//! loggers write ECS fields: `http.request.method = "GET"` becomes
+//! `"http":{"request":{"method":"GET"}}`. Fields sharing a prefix must be recorded one
+//! after the other (an object is closed when a field outside it comes). A plain `error`
+//! field is written as `error.message`.
 
 use super::LineWriter;
 use crate::config::env::LogLevel;
@@ -74,10 +80,11 @@ impl Visit for Fields {
     }
 }
 
-/// A field's key in the line (`message` is `msg`).
+/// A field's key in the line (`message` is `msg`, `error` is `error.message`).
 fn name(field: &Field) -> &'static str {
     match field.name() {
         "message" => "msg",
+        "error" => "error.message",
         other => other,
     }
 }
@@ -88,6 +95,10 @@ where
 {
     fn enabled(&self, metadata: &tracing::Metadata<'_>, _: Context<'_, S>) -> bool {
         *metadata.level() <= self.max
+    }
+
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        Some(self.max.into())
     }
 
     fn on_new_span(
@@ -112,8 +123,11 @@ where
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |since| since.as_millis());
         let mut line = Line {
-            text: Vec::with_capacity(256),
-            written: Vec::with_capacity(12),
+            text: Vec::with_capacity(384),
+            written: Vec::with_capacity(16),
+            open: [""; MAX_DEPTH],
+            depth: 0,
+            fresh: false,
         };
         line.text.extend_from_slice(b"{\"level\":");
         line.number(numeric_level(event.metadata().level()));
@@ -136,15 +150,24 @@ where
                 }
             }
         }
+        line.close_to(0);
         line.text.extend_from_slice(b"}\n");
         self.writer.line(line.text);
     }
 }
 
-/// A log line being written, and the keys already in it.
+/// Deepest nesting of a dotted field name; deeper segments stay in the leaf's key.
+const MAX_DEPTH: usize = 6;
+
+/// A log line being written, the keys already in it, and the objects of dotted keys
+/// still open (no allocation beyond the line's buffer and its key list).
 struct Line {
     text: Vec<u8>,
     written: Vec<&'static str>,
+    open: [&'static str; MAX_DEPTH],
+    depth: usize,
+    /// An object was just opened: its first member needs no comma.
+    fresh: bool,
 }
 
 impl Line {
@@ -153,17 +176,60 @@ impl Line {
         let _ = serde_json::to_writer(&mut self.text, &value.into());
     }
 
-    /// Appends `,"key":value` unless `key` is already in the line.
+    /// Appends `,"key":value` unless `key` is already in the line; a dotted key goes
+    /// into nested objects, reusing those the previous key left open.
     fn entry(&mut self, key: &'static str, value: &(impl serde::Serialize + ?Sized)) {
         if self.written.contains(&key) {
             return;
         }
         self.written.push(key);
-        self.text.push(b',');
+        let mut parents = [""; MAX_DEPTH];
+        let mut count = 0;
+        let mut leaf = key;
+        while count < MAX_DEPTH
+            && let Some((parent, rest)) = leaf.split_once('.')
+            && !parent.is_empty()
+            && !rest.is_empty()
+        {
+            parents[count] = parent;
+            count += 1;
+            leaf = rest;
+        }
+        let shared = self.open[..self.depth]
+            .iter()
+            .zip(&parents[..count])
+            .take_while(|(open, wanted)| open == wanted)
+            .count();
+        self.close_to(shared);
+        for parent in &parents[shared..count] {
+            self.key(parent);
+            self.text.push(b'{');
+            self.open[self.depth] = parent;
+            self.depth += 1;
+            self.fresh = true;
+        }
+        self.key(leaf);
         // Serialising a string or a number into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut self.text, key);
-        self.text.push(b':');
         let _ = serde_json::to_writer(&mut self.text, value);
+    }
+
+    /// Writes `,"name":` (no comma as an object's first member).
+    fn key(&mut self, name: &str) {
+        if !self.fresh {
+            self.text.push(b',');
+        }
+        self.fresh = false;
+        let _ = serde_json::to_writer(&mut self.text, name);
+        self.text.push(b':');
+    }
+
+    /// Closes open objects until `depth` remain.
+    fn close_to(&mut self, depth: usize) {
+        while self.depth > depth {
+            self.text.push(b'}');
+            self.depth -= 1;
+            self.fresh = false;
+        }
     }
 }
 
@@ -219,6 +285,60 @@ mod tests {
         assert_eq!(lines[0]["reqId"], "r-1");
         assert_eq!(lines[0]["status"], 503);
         assert!(lines[0]["time"].as_i64().unwrap() > 1_600_000_000_000);
+    }
+
+    #[test]
+    fn dotted_fields_become_nested_objects_sharing_their_prefixes() {
+        let lines = capture(LogLevel::Info, || {
+            tracing::info!(
+                http.request.method = "GET",
+                http.request.userAgent.original = "curl/8",
+                http.response.statusCode = 200u16,
+                url.path = "/userinfo",
+                responseTime = 1.5,
+                "request completed"
+            );
+        });
+        assert_eq!(
+            lines[0]["http"],
+            serde_json::json!({
+                "request": {"method": "GET", "userAgent": {"original": "curl/8"}},
+                "response": {"statusCode": 200}
+            })
+        );
+        assert_eq!(lines[0]["url"], serde_json::json!({"path": "/userinfo"}));
+        assert_eq!(lines[0]["responseTime"], 1.5);
+        assert_eq!(lines[0]["msg"], "request completed");
+    }
+
+    #[test]
+    fn a_plain_error_field_is_written_as_error_message_beside_error_type() {
+        let lines = capture(LogLevel::Info, || {
+            tracing::warn!(
+                error = "connection refused",
+                error.r#type = "unavailable",
+                "down"
+            );
+            tracing::warn!(error.message = "late", "no msg field first");
+        });
+        assert_eq!(
+            lines[0]["error"],
+            serde_json::json!({"message": "connection refused", "type": "unavailable"})
+        );
+        assert_eq!(lines[1]["error"]["message"], "late");
+        assert_eq!(lines[1]["msg"], "no msg field first");
+    }
+
+    #[test]
+    fn a_line_is_valid_json_when_a_group_ends_the_event_and_msg_comes_last() {
+        let lines = capture(LogLevel::Info, || {
+            let span = tracing::info_span!("outer", host.ip = "10.0.0.1");
+            let _entered = span.enter();
+            tracing::info!(a.b.c.d.e.f.g.h = 1u8);
+        });
+        assert_eq!(lines[0]["a"]["b"]["c"]["d"]["e"]["f"]["g.h"], 1);
+        assert_eq!(lines[0]["msg"], "");
+        assert_eq!(lines[0]["host"]["ip"], "10.0.0.1");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod json_layer;
 pub mod log_writer;
+pub mod origin;
 pub mod request;
 
 use crate::config::env::LogLevel;
@@ -50,10 +51,28 @@ pub fn prometheus() -> &'static PrometheusHandle {
             .map(PrometheusBuilder::build_recorder)
             .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
         let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, || {
+            crate::metrics::describe();
+            process_collector().describe();
+        });
         // Another recorder may already be global (a test harness); ours still renders.
         let _ = metrics::set_global_recorder(recorder);
         handle
     })
+}
+
+/// The `process_*` metrics (CPU seconds, resident memory, open fds, start time, …),
+/// read from `/proc/self` when collected.
+fn process_collector() -> &'static metrics_process::Collector {
+    static COLLECTOR: OnceLock<metrics_process::Collector> = OnceLock::new();
+    COLLECTOR.get_or_init(metrics_process::Collector::default)
+}
+
+/// The Prometheus text of every metric, `process_*` read now.
+pub fn render_metrics() -> String {
+    let handle = prometheus();
+    process_collector().collect();
+    handle.render()
 }
 
 /// How often [`metrics_upkeep`] drains the histograms.

@@ -6,6 +6,7 @@ mod hardening_sessions;
 mod hardening_tokens;
 mod lifecycle;
 mod ops;
+mod platform;
 mod reliability;
 mod server;
 mod sessions;
