@@ -5,7 +5,7 @@ use crate::session::backend::Backend;
 use crate::session::lifecycle::{SessionLifecycle, StoredSession};
 use crate::session::{Session, StoreError};
 use async_trait::async_trait;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 impl<B: Backend> Store<B> {
     /// The live, readable sessions among `keys`, oldest first.
@@ -39,24 +39,27 @@ impl<B: Backend> Store<B> {
 #[async_trait]
 impl<B: Backend> SessionLifecycle for Store<B> {
     async fn user_sessions(&self, user_id: &str) -> Result<Vec<StoredSession>, StoreError> {
+        let started = Instant::now();
         let result = async {
             let keys = self.backend.user_session_keys(user_id).await?;
             self.load_all(keys).await
         }
         .await;
-        observed("user_sessions", result)
+        observed("user_sessions", started, result)
     }
 
     async fn auth0_sessions(&self, sid: &str) -> Result<Vec<StoredSession>, StoreError> {
+        let started = Instant::now();
         let result = async {
             let keys = self.backend.sid_session_keys(sid).await?;
             self.load_all(keys).await
         }
         .await;
-        observed("auth0_sessions", result)
+        observed("auth0_sessions", started, result)
     }
 
     async fn delete_session_key(&self, key: &str) -> Result<Option<Session>, StoreError> {
+        let started = Instant::now();
         let result = async {
             let Some(record) = self.backend.remove_session(key).await? else {
                 return Ok(None);
@@ -66,20 +69,29 @@ impl<B: Backend> SessionLifecycle for Store<B> {
             Ok(Some(session))
         }
         .await;
-        observed("delete_session", result)
+        observed("delete_session", started, result)
     }
 
     async fn remember_once(&self, name: &str, ttl: Duration) -> Result<bool, StoreError> {
-        observed("remember_once", self.backend.remember_once(name, ttl).await)
+        observed(
+            "remember_once",
+            Instant::now(),
+            self.backend.remember_once(name, ttl).await,
+        )
     }
 
     async fn is_remembered(&self, name: &str) -> Result<bool, StoreError> {
-        observed("is_remembered", self.backend.is_remembered(name).await)
+        observed(
+            "is_remembered",
+            Instant::now(),
+            self.backend.is_remembered(name).await,
+        )
     }
 
     async fn start_activity(&self, id: &str, now_ms: i64, ttl: Duration) -> Result<(), StoreError> {
         observed(
             "start_activity",
+            Instant::now(),
             self.backend.start_activity(id, now_ms, ttl).await,
         )
     }
@@ -92,11 +104,16 @@ impl<B: Backend> SessionLifecycle for Store<B> {
     ) -> Result<bool, StoreError> {
         observed(
             "touch_activity",
+            Instant::now(),
             self.backend.touch_activity(id, now_ms, max_gap).await,
         )
     }
 
     async fn last_activity(&self, id: &str) -> Result<Option<i64>, StoreError> {
-        observed("last_activity", self.backend.last_activity(id).await)
+        observed(
+            "last_activity",
+            Instant::now(),
+            self.backend.last_activity(id).await,
+        )
     }
 }
