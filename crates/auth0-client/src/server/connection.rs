@@ -99,7 +99,7 @@ pub async fn serve(
         };
         let service = ConnectionService {
             router: router.clone(),
-            peer,
+            peer: canonical(peer),
             body_read_timeout: limits.body_read_timeout,
             activity: Arc::new(Activity::new()),
         };
@@ -119,6 +119,12 @@ pub async fn serve(
         .acquire_many(u32::try_from(limit).unwrap_or(u32::MAX))
         .await;
     Ok(())
+}
+
+/// An IPv4 client of the dual-stack socket as IPv4 (`127.0.0.1`, not `::ffff:127.0.0.1`):
+/// the peer address is the end user's IP sent to Auth0 when no proxy names one.
+fn canonical(peer: SocketAddr) -> SocketAddr {
+    SocketAddr::new(peer.ip().to_canonical(), peer.port())
 }
 
 /// The per-connection bounds that hyper does not apply itself.

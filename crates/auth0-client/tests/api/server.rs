@@ -4,7 +4,7 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use crate::support::app::{DEV_EMAIL, DEV_PASSWORD, config_file, settings};
+use crate::support::app::{DEV_EMAIL, DEV_PASSWORD, TOKEN, config_file, settings};
 use auth0_client::app::{Application, Lifecycle};
 use auth0_client::config::Config;
 use auth0_client::config::server::ServerSettings;
@@ -124,6 +124,32 @@ async fn by_default_the_service_is_reachable_over_ipv6_and_ipv4_loopback() {
     let app = Served::start(ServerSettings::default()).await;
     assert_eq!(healthz(app.v6()).await.unwrap(), 200, "over [::1]");
     assert_eq!(healthz(app.v4()).await.unwrap(), 200, "over 127.0.0.1");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_ipv4_client_of_the_dual_stack_socket_is_seen_as_ipv4() {
+    let app = Served::start(ServerSettings::default()).await;
+    let response = reqwest::Client::new()
+        .post(format!("http://{}/oauth/token", app.v4()))
+        .header("client-type", TOKEN)
+        .form(&[
+            ("grant_type", "password"),
+            ("username", DEV_EMAIL),
+            ("password", DEV_PASSWORD),
+        ])
+        .timeout(HANG_GUARD)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    // Without x-forwarded-for the peer address is the end user's IP sent to Auth0.
+    let forwarded = app.tenant.stats().forwarded_for;
+    assert_eq!(
+        forwarded.get("dev-token-client").map(String::as_str),
+        Some("127.0.0.1"),
+        "not the IPv4-mapped ::ffff:127.0.0.1"
+    );
     app.stop().await;
 }
 
