@@ -5,6 +5,7 @@ pub mod env;
 pub mod file;
 pub mod origins;
 pub mod server;
+pub mod redis_tls;
 pub mod validate;
 
 pub use env::Settings;

@@ -73,6 +73,8 @@ fn settings(hosts: Vec<(String, u16)>, mode: RedisMode) -> RedisSettings {
         mode,
         username: None,
         password: None,
+        sentinel_auth: Default::default(),
+        tls: None,
     }
 }
 
