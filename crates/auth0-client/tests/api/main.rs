@@ -7,7 +7,10 @@ mod hardening_tokens;
 mod ops;
 mod reliability;
 mod server;
+#[macro_use]
 mod sessions;
 mod startup;
 mod support;
 mod users;
+// After `sessions`, whose store-suite macros it uses.
+mod redis_tls;
