@@ -76,14 +76,14 @@ impl Connection {
                     .iter()
                     .map(|(host, port)| nodes.info(host.clone(), *port, &sentinel_credentials))
                     .collect::<RedisResult<Vec<_>>>()?;
-                let resolver = Arc::new(SentinelResolver {
+                let resolver = Arc::new(SentinelResolver::new(
                     sentinels,
                     retry_without_credentials,
-                    master_name: master_name.clone(),
-                    master_template: credentials,
+                    master_name.clone(),
+                    credentials,
                     nodes,
-                    config: connection_config(),
-                });
+                    connection_config(),
+                )?);
                 Ok(Self::Sentinel(Reconnecting::new(move || {
                     let resolver = resolver.clone();
                     Box::pin(async move { resolver.connect().await })

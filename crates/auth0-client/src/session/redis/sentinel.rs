@@ -9,8 +9,8 @@ use super::tls::Nodes;
 use futures::future::join_all;
 use redis::aio::MultiplexedConnection;
 use redis::{
-    AsyncConnectionConfig, ConnectionInfo, ErrorKind, RedisConnectionInfo, RedisError, RedisResult,
-    Value, cmd,
+    AsyncConnectionConfig, Client, ConnectionAddr, ConnectionInfo, ErrorKind, RedisConnectionInfo,
+    RedisError, RedisResult, Value, cmd,
 };
 use std::time::Duration;
 
@@ -19,19 +19,20 @@ const SENTINEL_TIMEOUT: Duration = Duration::from_millis(300);
 
 /// Asks sentinels for the master `master_name` and connects to it.
 pub struct SentinelResolver {
-    /// The sentinels, with the credentials they are sent.
-    pub sentinels: Vec<ConnectionInfo>,
-    /// The credentials are the data nodes' (no `REDIS_SENTINEL_*`): a sentinel that
-    /// refuses them is asked again without any (a sentinel without a password).
-    pub retry_without_credentials: bool,
-    /// `REDIS_MASTER_NAME`.
-    pub master_name: String,
-    /// Credentials for the master, as a connection template.
-    pub master_template: RedisConnectionInfo,
-    /// Plain TCP or TLS, for the sentinels and the master alike.
-    pub nodes: Nodes,
-    /// Timeouts of the master connection.
-    pub config: AsyncConnectionConfig,
+    sentinels: Vec<Sentinel>,
+    master_name: String,
+    master_template: RedisConnectionInfo,
+    nodes: Nodes,
+    config: AsyncConnectionConfig,
+}
+
+/// One sentinel's clients, made once (a TLS client parses its certificates when made).
+struct Sentinel {
+    address: String,
+    client: Client,
+    /// The same without credentials, when the credentials are the data nodes' (no
+    /// `REDIS_SENTINEL_*`): a sentinel that refuses them is asked again without any.
+    open: Option<Client>,
 }
 
 /// A sentinel failed: marks the error so that it is explained as the sentinels' (see
@@ -47,6 +48,49 @@ pub struct SentinelFailure {
 }
 
 impl SentinelResolver {
+    /// A resolver asking `sentinels` (with their credentials) for `master_name`, and
+    /// connecting to it with `master_template`'s; `retry_without_credentials`: see [`Sentinel`].
+    pub fn new(
+        sentinels: Vec<ConnectionInfo>,
+        retry_without_credentials: bool,
+        master_name: String,
+        master_template: RedisConnectionInfo,
+        nodes: Nodes,
+        config: AsyncConnectionConfig,
+    ) -> RedisResult<Self> {
+        let sentinels = sentinels
+            .into_iter()
+            .map(|info| {
+                let address = match info.addr() {
+                    ConnectionAddr::Tcp(host, port) | ConnectionAddr::TcpTls { host, port, .. } => {
+                        format!("{host}:{port}")
+                    }
+                    other => format!("{other:?}"),
+                };
+                let open = if retry_without_credentials {
+                    let info = info
+                        .clone()
+                        .set_redis_settings(RedisConnectionInfo::default());
+                    Some(nodes.client(info)?)
+                } else {
+                    None
+                };
+                Ok(Sentinel {
+                    address,
+                    client: nodes.client(info)?,
+                    open,
+                })
+            })
+            .collect::<RedisResult<Vec<_>>>()?;
+        Ok(Self {
+            sentinels,
+            master_name,
+            master_template,
+            nodes,
+            config,
+        })
+    }
+
     /// A connection to the node the sentinels name as master, checked with `ROLE`.
     pub async fn connect(&self) -> RedisResult<MultiplexedConnection> {
         let answers = join_all(self.sentinels.iter().map(|sentinel| self.ask(sentinel))).await;
@@ -72,33 +116,24 @@ impl SentinelResolver {
     }
 
     /// The master address `sentinel` names; its errors are marked [`SentinelFailure`].
-    async fn ask(&self, sentinel: &ConnectionInfo) -> RedisResult<(String, u16)> {
-        let asked = match self.ask_once(sentinel).await {
-            Err(refused)
-                if self.retry_without_credentials
-                    && refused.kind() == ErrorKind::AuthenticationFailed =>
-            {
-                let open = sentinel
-                    .clone()
-                    .set_redis_settings(RedisConnectionInfo::default());
+    async fn ask(&self, sentinel: &Sentinel) -> RedisResult<(String, u16)> {
+        let asked = match (self.ask_once(&sentinel.client).await, &sentinel.open) {
+            (Err(refused), Some(open)) if refused.kind() == ErrorKind::AuthenticationFailed => {
                 // When this fails too, the refusal is the cause worth reporting.
-                self.ask_once(&open).await.map_err(|_| refused)
+                self.ask_once(open).await.map_err(|_| refused)
             }
-            asked => asked,
+            (asked, _) => asked,
         };
         asked.map_err(|cause| {
-            let address = match sentinel.addr() {
-                redis::ConnectionAddr::Tcp(host, port)
-                | redis::ConnectionAddr::TcpTls { host, port, .. } => format!("{host}:{port}"),
-                other => format!("{other:?}"),
-            };
-            RedisError::from(std::io::Error::other(SentinelFailure { address, cause }))
+            RedisError::from(std::io::Error::other(SentinelFailure {
+                address: sentinel.address.clone(),
+                cause,
+            }))
         })
     }
 
-    async fn ask_once(&self, sentinel: &ConnectionInfo) -> RedisResult<(String, u16)> {
+    async fn ask_once(&self, client: &Client) -> RedisResult<(String, u16)> {
         let ask = async {
-            let client = self.nodes.client(sentinel.clone())?;
             let mut connection = client
                 .get_multiplexed_async_connection_with_config(&self.config)
                 .await?;

@@ -60,12 +60,38 @@ impl Nodes {
     }
 }
 
+/// The trust anchors are always given: the CA file, or the system roots read once here
+/// (redis-rs would otherwise read the system store again on every connection).
 fn certificates(tls: &RedisTls) -> TlsCertificates {
     TlsCertificates {
         client_tls: tls.client.as_ref().map(|identity| ClientTlsConfig {
             client_cert: identity.cert_pem.clone(),
             client_key: identity.key_pem.expose().as_bytes().to_vec(),
         }),
-        root_cert: tls.ca_pem.clone(),
+        root_cert: Some(tls.ca_pem.clone().unwrap_or_else(system_roots_pem)),
     }
+}
+
+/// The system's roots (or `SSL_CERT_FILE`/`SSL_CERT_DIR`) as one PEM bundle; empty when
+/// none is found, so that no server is trusted rather than some other set.
+fn system_roots_pem() -> Vec<u8> {
+    use base64::Engine as _;
+    let found = rustls_native_certs::load_native_certs();
+    if found.certs.is_empty() {
+        tracing::warn!(
+            errors = found.errors.len(),
+            "REDIS_TLS: no system root certificate found; set REDIS_TLS_CA_FILE"
+        );
+    }
+    let mut pem = String::new();
+    for certificate in &found.certs {
+        let body = base64::engine::general_purpose::STANDARD.encode(certificate.as_ref());
+        pem.push_str("-----BEGIN CERTIFICATE-----\n");
+        for line in body.as_bytes().chunks(64) {
+            pem.push_str(&String::from_utf8_lossy(line));
+            pem.push('\n');
+        }
+        pem.push_str("-----END CERTIFICATE-----\n");
+    }
+    pem.into_bytes()
 }
