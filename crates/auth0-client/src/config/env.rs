@@ -545,6 +545,43 @@ mod tests {
     }
 
     #[test]
+    fn sentinels_get_the_data_nodes_credentials_unless_their_own_are_set() {
+        let base = [
+            ("REDIS_HOSTS", "s1"),
+            ("REDIS_MODE", "sentinel"),
+            ("REDIS_MASTER_NAME", "m"),
+            ("REDIS_PASSWORD", "node-pw"),
+        ];
+        let redis = env(&base).unwrap().redis.unwrap();
+        assert_eq!(redis.sentinel_auth, SentinelAuth::SameAsNodes);
+        let mut own = base.to_vec();
+        own.push(("REDIS_SENTINEL_PASSWORD", "sentinel-pw"));
+        let redis = env(&own).unwrap().redis.unwrap();
+        assert_eq!(
+            redis.sentinel_auth,
+            SentinelAuth::Own {
+                username: None,
+                password: Some(Secret::new("sentinel-pw"))
+            }
+        );
+        assert!(!format!("{redis:?}").contains("sentinel-pw"));
+    }
+
+    #[test]
+    fn redis_tls_errors_are_lines_of_the_environment_errors() {
+        let error = error_of(&[("REDIS_HOSTS", "a"), ("REDIS_TLS", "maybe")]);
+        assert!(error.starts_with("REDIS_TLS:"), "{error}");
+        assert!(
+            env(&[("REDIS_HOSTS", "a"), ("REDIS_TLS", "true")])
+                .unwrap()
+                .redis
+                .unwrap()
+                .tls
+                .is_some()
+        );
+    }
+
+    #[test]
     fn unknown_redis_mode_and_bad_host_are_refused() {
         assert!(
             error_of(&[("REDIS_HOSTS", "a"), ("REDIS_MODE", "ring")]).starts_with("REDIS_MODE:")

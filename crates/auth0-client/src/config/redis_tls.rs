@@ -185,3 +185,155 @@ fn read(variable: &str, path: &str, errors: &mut Vec<String>) -> Option<Vec<u8>>
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use std::collections::HashMap;
+    use std::path::PathBuf;
+
+    /// A CA-signed-looking pair of files: a self-signed certificate and its key.
+    struct Files {
+        dir: PathBuf,
+    }
+
+    impl Files {
+        fn new() -> Files {
+            let dir = std::env::temp_dir().join(format!(
+                "auth0-client-redis-tls-{}",
+                uuid::Uuid::new_v4().simple()
+            ));
+            std::fs::create_dir_all(&dir).unwrap();
+            for name in ["a", "b"] {
+                let key = rcgen::KeyPair::generate().unwrap();
+                let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+                    .unwrap()
+                    .self_signed(&key)
+                    .unwrap();
+                std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
+                std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
+            }
+            std::fs::write(dir.join("junk.pem"), "not a certificate").unwrap();
+            Files { dir }
+        }
+
+        fn path(&self, name: &str) -> String {
+            self.dir.join(name).display().to_string()
+        }
+    }
+
+    impl Drop for Files {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    fn parse(pairs: &[(&str, String)]) -> (Option<RedisTls>, Vec<String>) {
+        let env: HashMap<&str, String> = pairs.iter().cloned().collect();
+        let mut errors = Vec::new();
+        let tls = RedisTls::from_env(&|name| env.get(name).cloned(), &mut errors);
+        (tls, errors)
+    }
+
+    #[test]
+    fn tls_is_off_by_default_and_only_true_or_false_are_accepted() {
+        assert!(matches!(parse(&[]), (None, errors) if errors.is_empty()));
+        let (tls, errors) = parse(&[("REDIS_TLS", "TRUE".into())]);
+        assert!(tls.is_some_and(|tls| tls.ca_pem.is_none() && tls.client.is_none()));
+        assert!(errors.is_empty(), "{errors:?}");
+        let (_, errors) = parse(&[("REDIS_TLS", "yes please".into())]);
+        assert_eq!(errors.len(), 1);
+        assert!(
+            errors[0].starts_with("REDIS_TLS: expected true or false"),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn tls_files_without_redis_tls_true_are_refused_not_ignored() {
+        let files = Files::new();
+        let (tls, errors) = parse(&[("REDIS_TLS_CA_FILE", files.path("a.pem"))]);
+        assert!(tls.is_none());
+        assert!(
+            errors[0].starts_with("REDIS_TLS_CA_FILE: set, but REDIS_TLS is not true"),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn a_client_certificate_needs_its_key_and_a_key_its_certificate() {
+        let files = Files::new();
+        let on = ("REDIS_TLS", "true".to_owned());
+        let (_, errors) = parse(&[on.clone(), ("REDIS_TLS_CERT_FILE", files.path("a.pem"))]);
+        assert!(
+            errors[0].starts_with("REDIS_TLS_KEY_FILE: required with REDIS_TLS_CERT_FILE"),
+            "{errors:?}"
+        );
+        let (_, errors) = parse(&[on, ("REDIS_TLS_KEY_FILE", files.path("a.key"))]);
+        assert!(
+            errors[0].starts_with("REDIS_TLS_CERT_FILE: required with REDIS_TLS_KEY_FILE"),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn matching_files_make_the_settings() {
+        let files = Files::new();
+        let (tls, errors) = parse(&[
+            ("REDIS_TLS", "true".into()),
+            ("REDIS_TLS_CA_FILE", files.path("b.pem")),
+            ("REDIS_TLS_CERT_FILE", files.path("a.pem")),
+            ("REDIS_TLS_KEY_FILE", files.path("a.key")),
+        ]);
+        assert!(errors.is_empty(), "{errors:?}");
+        let tls = tls.unwrap();
+        assert!(tls.ca_pem.is_some() && tls.client.is_some());
+        assert!(
+            !format!("{tls:?}").contains("PRIVATE"),
+            "Debug hides the key"
+        );
+    }
+
+    #[test]
+    fn a_key_of_another_certificate_is_refused_without_echoing_the_key() {
+        let files = Files::new();
+        let (_, errors) = parse(&[
+            ("REDIS_TLS", "true".into()),
+            ("REDIS_TLS_CERT_FILE", files.path("a.pem")),
+            ("REDIS_TLS_KEY_FILE", files.path("b.key")),
+        ]);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].starts_with("REDIS_TLS_KEY_FILE: the key does not belong"),
+            "{errors:?}"
+        );
+        let key = std::fs::read_to_string(files.dir.join("b.key")).unwrap();
+        assert!(!errors[0].contains(key.lines().nth(1).unwrap()));
+    }
+
+    #[test]
+    fn unreadable_or_non_pem_files_are_refused() {
+        let files = Files::new();
+        let on = ("REDIS_TLS", "true".to_owned());
+        let (_, errors) = parse(&[on.clone(), ("REDIS_TLS_CA_FILE", files.path("missing.pem"))]);
+        assert!(
+            errors[0].starts_with("REDIS_TLS_CA_FILE: cannot read "),
+            "{errors:?}"
+        );
+        let (_, errors) = parse(&[on.clone(), ("REDIS_TLS_CA_FILE", files.path("junk.pem"))]);
+        assert!(
+            errors[0].starts_with("REDIS_TLS_CA_FILE: no CERTIFICATE block"),
+            "{errors:?}"
+        );
+        let (_, errors) = parse(&[
+            on,
+            ("REDIS_TLS_CERT_FILE", files.path("a.pem")),
+            ("REDIS_TLS_KEY_FILE", files.path("junk.pem")),
+        ]);
+        assert!(
+            errors[0].starts_with("REDIS_TLS_KEY_FILE: no private key found"),
+            "{errors:?}"
+        );
+    }
+}

@@ -500,3 +500,59 @@ impl ServedBinary {
         logs
     }
 }
+
+#[test]
+fn check_config_names_each_bad_redis_tls_variable_and_accepts_good_files() {
+    let files = TlsFiles::generate();
+    let dir = crate::support::redis::TempDir::new("tls-check-config");
+    let file = serde_json::to_string(&config_file("https://tenant.example.com")).unwrap();
+    std::fs::write(dir.path().join("config.json"), file).unwrap();
+    let run = |env: &[(&str, String)]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_auth0-client"))
+            .arg("check-config")
+            .env_clear()
+            .env("SERVICE_CONFIG_PATH", dir.path())
+            .env("SERVICE_CONFIG_FILE_NAME", "config.json")
+            .env("ORIGINAL_PROTOCOL_HEADER", "x-forwarded-proto")
+            .env("REDIS_HOSTS", "redis.example.com:6380")
+            .envs(env.iter().cloned())
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let on = ("REDIS_TLS", "true".to_owned());
+    let (code, stderr) = run(&[
+        on.clone(),
+        ("REDIS_TLS_CERT_FILE", path(&files.client_cert)),
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.starts_with("REDIS_TLS_KEY_FILE: "), "{stderr}");
+    let (code, stderr) = run(&[
+        on.clone(),
+        ("REDIS_TLS_CERT_FILE", path(&files.client_cert)),
+        ("REDIS_TLS_KEY_FILE", path(&files.server_key)),
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.starts_with("REDIS_TLS_KEY_FILE: the key does not belong"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(&key_text(&files)), "{stderr}");
+    let (code, stderr) = run(&[("REDIS_TLS_CA_FILE", path(&files.ca))]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.starts_with("REDIS_TLS_CA_FILE: set, but REDIS_TLS is not true"),
+        "{stderr}"
+    );
+    let (code, stderr) = run(&[
+        on,
+        ("REDIS_TLS_CA_FILE", path(&files.ca)),
+        ("REDIS_TLS_CERT_FILE", path(&files.client_cert)),
+        ("REDIS_TLS_KEY_FILE", path(&files.client_key)),
+        ("REDIS_SENTINEL_PASSWORD", "sentinel-pw".to_owned()),
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+}
