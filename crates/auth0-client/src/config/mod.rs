@@ -4,8 +4,8 @@
 pub mod env;
 pub mod file;
 pub mod origins;
-pub mod server;
 pub mod redis_tls;
+pub mod server;
 pub mod validate;
 
 pub use env::Settings;
