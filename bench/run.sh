@@ -22,6 +22,9 @@
 #   SERVICE_LOG_LEVEL=info  auth0-client's LOG_LEVEL (its logs go to a file)
 #   SEALED=0                1 sets SESSION_ENCRYPTION_KEY (sessions sealed at rest)
 #   IDLE=0                  N > 0 sets SESSION_IDLE_SECONDS=N (idle timeout on)
+#   REDIS_TLS=0             1: the floor and auth0-client reach Redis over TLS (a CA and a server
+#                           certificate made with openssl into the run's work dir); the peer and the
+#                           seeding stay on redis-server's plain port
 #   BUILD=1                 0 skips cargo build (uses target/release as it is)
 #   RUN_TIMEOUT=1800        bound in seconds of the measuring part (after the build)
 set -euo pipefail
@@ -42,6 +45,7 @@ PEER=${PEER:-1}
 SERVICE_LOG_LEVEL=${SERVICE_LOG_LEVEL:-info}
 SEALED=${SEALED:-0}
 IDLE=${IDLE:-0}
+REDIS_TLS=${REDIS_TLS:-0}
 BUILD=${BUILD:-1}
 RUN_TIMEOUT=${RUN_TIMEOUT:-1800}
 export BENCH_REPORT=${REPORT:-$BENCH/results/$(date -u +%F).md}
@@ -55,6 +59,7 @@ need() {
   done
 }
 need python3 curl wrk redis-server
+[[ $REDIS_TLS == 0 ]] || need openssl
 [[ $BUILD == 0 ]] || need cargo
 [[ $PEER == 0 ]] || need node npm
 
@@ -128,10 +133,34 @@ fi
 
 # --- processes ---------------------------------------------------------------------------
 REDIS_PORT=$(free_port)
-start redis redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no
+REDIS_TLS_ARGS=()
+if [[ $REDIS_TLS != 0 ]]; then
+  # A throw-away CA and a server certificate for localhost, in the (git-ignored) work dir.
+  TLS_DIR=$WORK/tls
+  mkdir -p "$TLS_DIR"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=bench CA" \
+    -keyout "$TLS_DIR/ca.key" -out "$TLS_DIR/ca.pem" >/dev/null 2>&1 || die "openssl: CA"
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
+    -keyout "$TLS_DIR/server.key" -out "$TLS_DIR/server.csr" >/dev/null 2>&1 || die "openssl: server key"
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$TLS_DIR/san.ext"
+  openssl x509 -req -in "$TLS_DIR/server.csr" -CA "$TLS_DIR/ca.pem" -CAkey "$TLS_DIR/ca.key" -CAcreateserial \
+    -days 2 -extfile "$TLS_DIR/san.ext" -out "$TLS_DIR/server.pem" >/dev/null 2>&1 || die "openssl: server certificate"
+  REDIS_TLS_PORT=$(free_port)
+  REDIS_TLS_ARGS=(--tls-port "$REDIS_TLS_PORT" --tls-cert-file "$TLS_DIR/server.pem" --tls-key-file "$TLS_DIR/server.key"
+    --tls-ca-cert-file "$TLS_DIR/ca.pem" --tls-auth-clients no)
+fi
+start redis redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no "${REDIS_TLS_ARGS[@]}"
 REDIS_PID=$LAST_PID
 for _ in $(seq 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
 redis-cli -p "$REDIS_PORT" ping >/dev/null || die "redis-server did not start (log: $WORK/redis.log)"
+# What the floor and the service connect to: the plain port, or the TLS one.
+SERVICE_REDIS_ENV=(REDIS_HOSTS="127.0.0.1:$REDIS_PORT")
+FLOOR_REDIS_ARGS=(--redis "redis://127.0.0.1:$REDIS_PORT")
+if [[ $REDIS_TLS != 0 ]]; then
+  redis-cli --tls --cacert "$TLS_DIR/ca.pem" -p "$REDIS_TLS_PORT" ping >/dev/null || die "redis-server does not answer TLS"
+  SERVICE_REDIS_ENV=(REDIS_HOSTS="localhost:$REDIS_TLS_PORT" REDIS_TLS=true REDIS_TLS_CA_FILE="$TLS_DIR/ca.pem")
+  FLOOR_REDIS_ARGS=(--redis "rediss://localhost:$REDIS_TLS_PORT" --tls-ca-file "$TLS_DIR/ca.pem")
+fi
 
 say "devtenant with $BENCH_USERS users"
 python3 "$BENCH/lib/bench.py" tenant-file "$BENCH_USERS" "$WORK/tenant.json"
@@ -183,16 +212,16 @@ IDLE_ENV=()
 if [[ $IDLE != 0 ]]; then
   IDLE_ENV=(SESSION_IDLE_SECONDS="$IDLE")
 fi
-say "auth0-client (LOG_LEVEL=$SERVICE_LOG_LEVEL${SEAL_ENV:+, sealed sessions}${IDLE_ENV:+, SESSION_IDLE_SECONDS=$IDLE})"
+say "auth0-client (LOG_LEVEL=$SERVICE_LOG_LEVEL${SEAL_ENV:+, sealed sessions}${IDLE_ENV:+, SESSION_IDLE_SECONDS=$IDLE}${REDIS_TLS_ARGS:+, Redis over TLS})"
 start service env HTTP_PORT="$SERVICE_PORT" SERVICE_CONFIG_PATH="$WORK" SERVICE_CONFIG_FILE_NAME=config.json \
-  ORIGINAL_PROTOCOL_HEADER=x-forwarded-proto REDIS_HOSTS="127.0.0.1:$REDIS_PORT" LOG_LEVEL="$SERVICE_LOG_LEVEL" \
+  ORIGINAL_PROTOCOL_HEADER=x-forwarded-proto "${SERVICE_REDIS_ENV[@]}" LOG_LEVEL="$SERVICE_LOG_LEVEL" \
   DELAY_SHUTDOWN_SECONDS=0 "${SEAL_ENV[@]}" "${IDLE_ENV[@]}" "$RELEASE/auth0-client" serve
 SERVICE_PID=$LAST_PID
 wait_for service "$SERVICE_URL/-/ready" "$SERVICE_PID"
 
 FLOOR_PORT=$(free_port)
 FLOOR_URL=http://127.0.0.1:$FLOOR_PORT
-start floor "$RELEASE/bench-floor" --port "$FLOOR_PORT" --redis "redis://127.0.0.1:$REDIS_PORT"
+start floor "$RELEASE/bench-floor" --port "$FLOOR_PORT" "${FLOOR_REDIS_ARGS[@]}"
 FLOOR_PID=$LAST_PID
 wait_for floor "$FLOOR_URL/me" "$FLOOR_PID" any
 
@@ -222,12 +251,12 @@ BENCH_FACTS=$(
   COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown) \
   DIRTY=$(git -C "$ROOT" status --porcelain -- crates bench/floor 2>/dev/null | grep -q . && echo ' (+ uncommitted changes)' || true) \
   REDIS=$(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/') NODE=$(node --version 2>/dev/null || echo none) \
-  PEER_PACKAGES=$PEER_PACKAGES LOG=$SERVICE_LOG_LEVEL SEALED=$SEALED python3 -c '
+  PEER_PACKAGES=$PEER_PACKAGES LOG=$SERVICE_LOG_LEVEL SEALED=$SEALED TLS=$REDIS_TLS python3 -c '
 import json, os
 e = os.environ
 print(json.dumps({"cpu": e["CPU"], "cores": e["CORES"], "memory": e["MEM"], "commit": e["COMMIT"],
   "dirty": e["DIRTY"], "redis": e["REDIS"], "node": e["NODE"], "peer_packages": e["PEER_PACKAGES"],
-  "log_level": e["LOG"], "sealed": e["SEALED"] != "0"}))'
+  "log_level": e["LOG"], "sealed": e["SEALED"] != "0", "redis_tls": e["TLS"] != "0"}))'
 )
 export BENCH_FACTS
 

@@ -58,7 +58,8 @@ def render(results: dict) -> str:
         f"- machine: {facts.get('cpu', '?')}, {facts.get('cores', '?')} cores, {facts.get('memory', '?')};"
         f" everything on 127.0.0.1 (load generator included)",
         f"- code: `{facts.get('commit', '?')}`{facts.get('dirty', '')}; auth0-client `LOG_LEVEL={facts.get('log_level', '?')}`"
-        f"{', sealed sessions (SESSION_ENCRYPTION_KEY)' if facts.get('sealed') else ''}; redis-server {facts.get('redis', '?')};"
+        f"{', sealed sessions (SESSION_ENCRYPTION_KEY)' if facts.get('sealed') else ''}"
+        f"{'; Redis over TLS for the floor and auth0-client (REDIS_TLS=1; the peer on plain TCP)' if facts.get('redis_tls') else ''}; redis-server {facts.get('redis', '?')};"
         f" node {facts.get('node', '?')}; peer packages {facts.get('peer_packages', '?')}",
         f"- load: `wrk -t{cfg['threads']} -c{cfg['connections']} -d{cfg['duration']:g}s` per run, {cfg['rounds']} rounds,"
         f" targets alternated (order reversed every other round), after a 2 s warm-up each; each run rotates"

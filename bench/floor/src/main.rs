@@ -26,9 +26,12 @@ struct Args {
     /// Port to listen on.
     #[arg(long)]
     port: u16,
-    /// Redis URL, e.g. `redis://127.0.0.1:6379`.
+    /// Redis URL, e.g. `redis://127.0.0.1:6379`, or `rediss://localhost:6380` for TLS.
     #[arg(long)]
     redis: String,
+    /// PEM bundle of the CAs trusted for a `rediss://` URL (default: the system roots).
+    #[arg(long)]
+    tls_ca_file: Option<std::path::PathBuf>,
     /// Key prefix; a session's key is the prefix followed by the hex SHA-256 of its token.
     #[arg(long, default_value = "bench-floor:session:")]
     prefix: String,
@@ -44,9 +47,17 @@ struct Floor {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let redis = redis::Client::open(args.redis.as_str())?
-        .get_connection_manager()
-        .await?;
+    let client = match &args.tls_ca_file {
+        None => redis::Client::open(args.redis.as_str())?,
+        Some(ca) => redis::Client::build_with_tls(
+            args.redis.as_str(),
+            redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(std::fs::read(ca)?),
+            },
+        )?,
+    };
+    let redis = client.get_connection_manager().await?;
     let floor = Floor {
         redis,
         prefix: args.prefix,

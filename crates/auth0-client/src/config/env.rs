@@ -1,5 +1,6 @@
 //! Environment variables of SPEC §1, parsed into typed values.
 
+pub use super::redis_tls::{ClientIdentity, RedisTls};
 use crate::secret::Secret;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -44,6 +45,26 @@ pub struct RedisSettings {
     pub username: Option<String>,
     /// `REDIS_PASSWORD`
     pub password: Option<Secret>,
+    /// What the sentinels are sent (sentinel mode only).
+    pub sentinel_auth: SentinelAuth,
+    /// `REDIS_TLS=true`: TLS to every node and sentinel.
+    pub tls: Option<RedisTls>,
+}
+
+/// The credentials sent to the sentinels.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum SentinelAuth {
+    /// Neither `REDIS_SENTINEL_USERNAME` nor `REDIS_SENTINEL_PASSWORD` is set: the data
+    /// nodes' `REDIS_USERNAME`/`REDIS_PASSWORD`, or none for a sentinel that has none.
+    #[default]
+    SameAsNodes,
+    /// `REDIS_SENTINEL_USERNAME` / `REDIS_SENTINEL_PASSWORD` (no username: the default user).
+    Own {
+        /// `REDIS_SENTINEL_USERNAME`
+        username: Option<String>,
+        /// `REDIS_SENTINEL_PASSWORD`
+        password: Option<Secret>,
+    },
 }
 
 /// Optional MongoDB sync of user properties.
@@ -268,7 +289,8 @@ impl Settings {
     }
 }
 
-/// `REDIS_HOSTS`, `REDIS_MODE`, `REDIS_MASTER_NAME`, `REDIS_USERNAME`, `REDIS_PASSWORD`.
+/// `REDIS_HOSTS`, `REDIS_MODE`, `REDIS_MASTER_NAME`, `REDIS_USERNAME`, `REDIS_PASSWORD`,
+/// `REDIS_SENTINEL_USERNAME`, `REDIS_SENTINEL_PASSWORD`, `REDIS_TLS…`.
 fn redis_settings(
     get: &dyn Fn(&str) -> Option<String>,
     errors: &mut Vec<String>,
@@ -311,11 +333,24 @@ fn redis_settings(
             RedisMode::Normal
         }
     };
+    let sentinel_auth = match (
+        get("REDIS_SENTINEL_USERNAME"),
+        get("REDIS_SENTINEL_PASSWORD"),
+    ) {
+        (None, None) => SentinelAuth::SameAsNodes,
+        (username, password) => SentinelAuth::Own {
+            username,
+            password: password.map(Secret::new),
+        },
+    };
+    let tls = RedisTls::from_env(get, errors);
     Some(RedisSettings {
         hosts,
         mode,
         username: get("REDIS_USERNAME"),
         password: get("REDIS_PASSWORD").map(Secret::new),
+        sentinel_auth,
+        tls,
     })
 }
 
@@ -510,6 +545,43 @@ mod tests {
             RedisMode::Sentinel {
                 master_name: "m".to_owned()
             }
+        );
+    }
+
+    #[test]
+    fn sentinels_get_the_data_nodes_credentials_unless_their_own_are_set() {
+        let base = [
+            ("REDIS_HOSTS", "s1"),
+            ("REDIS_MODE", "sentinel"),
+            ("REDIS_MASTER_NAME", "m"),
+            ("REDIS_PASSWORD", "node-pw"),
+        ];
+        let redis = env(&base).unwrap().redis.unwrap();
+        assert_eq!(redis.sentinel_auth, SentinelAuth::SameAsNodes);
+        let mut own = base.to_vec();
+        own.push(("REDIS_SENTINEL_PASSWORD", "sentinel-pw"));
+        let redis = env(&own).unwrap().redis.unwrap();
+        assert_eq!(
+            redis.sentinel_auth,
+            SentinelAuth::Own {
+                username: None,
+                password: Some(Secret::new("sentinel-pw"))
+            }
+        );
+        assert!(!format!("{redis:?}").contains("sentinel-pw"));
+    }
+
+    #[test]
+    fn redis_tls_errors_are_lines_of_the_environment_errors() {
+        let error = error_of(&[("REDIS_HOSTS", "a"), ("REDIS_TLS", "maybe")]);
+        assert!(error.starts_with("REDIS_TLS:"), "{error}");
+        assert!(
+            env(&[("REDIS_HOSTS", "a"), ("REDIS_TLS", "true")])
+                .unwrap()
+                .redis
+                .unwrap()
+                .tls
+                .is_some()
         );
     }
 

@@ -4,6 +4,7 @@
 pub mod env;
 pub mod file;
 pub mod origins;
+pub mod redis_tls;
 pub mod server;
 pub mod validate;
 

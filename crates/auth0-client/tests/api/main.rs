@@ -9,7 +9,10 @@ mod ops;
 mod platform;
 mod reliability;
 mod server;
+#[macro_use]
 mod sessions;
 mod startup;
 mod support;
 mod users;
+// After `sessions`, whose store-suite macros it uses.
+mod redis_tls;

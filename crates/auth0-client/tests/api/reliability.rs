@@ -35,6 +35,8 @@ async fn rotations_leave_no_stale_index_entries_behind() {
         mode: RedisMode::Normal,
         username: None,
         password: None,
+        sentinel_auth: Default::default(),
+        tls: None,
     };
     let store = Store::with_backend(RedisBackend::new(&settings, &scope).unwrap());
     let keys = Keys::new(&scope);

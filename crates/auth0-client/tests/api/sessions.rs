@@ -26,6 +26,16 @@ pub struct Fixture {
     _processes: Box<dyn Any + Send>,
 }
 
+impl Fixture {
+    /// `store`, keeping `processes` alive as long as the fixture.
+    pub fn new(store: Arc<dyn SessionStore>, processes: impl Any + Send) -> Fixture {
+        Fixture {
+            store,
+            _processes: Box::new(processes),
+        }
+    }
+}
+
 fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
 }
@@ -76,6 +86,8 @@ fn settings(hosts: Vec<(String, u16)>, mode: RedisMode) -> RedisSettings {
         mode,
         username: None,
         password: None,
+        sentinel_auth: Default::default(),
+        tls: None,
     }
 }
 
@@ -191,7 +203,7 @@ mod fixtures {
 
 /// The behaviours every store must have. Each uses fresh handles and users, so they
 /// can also run one after another on one store.
-mod behaviours {
+pub mod behaviours {
     use super::*;
 
     pub async fn a_stored_session_is_read_back_by_its_handle_only(fixture: &Fixture) {
@@ -710,6 +722,12 @@ async fn sessions_written_before_a_sentinel_failover_are_readable_after_it() {
         master_name: SENTINEL_MASTER.into(),
     };
     let store = redis_store(&settings(set.sentinel_hosts(), mode), "failover");
+    sessions_survive_a_master_kill(&mut set, &store).await;
+}
+
+/// Writes sessions, kills the master of `set` and waits for `store` to follow the
+/// failover; every session is read back and a new one written.
+pub async fn sessions_survive_a_master_kill(set: &mut RedisSentinelSet, store: &dyn SessionStore) {
     let sessions: Vec<(SessionHandle, Session)> = (0..20)
         .map(|_| (handle(), session_of(&unique("user"), 3600)))
         .collect();

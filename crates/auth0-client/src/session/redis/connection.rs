@@ -5,18 +5,20 @@
 //!   connection is dropped on I/O errors or `READONLY`, so the next call follows a failover;
 //! - cluster: a [`ClusterConnection`] (follows slot moves and node changes itself).
 //!
+//! Every mode runs over TLS with `REDIS_TLS=true` (see `tls`).
+//!
 //! Sentinel and cluster connections are made lazily: the service starts while Redis
 //! is down and answers 503 until it comes.
 
 use super::sentinel::SentinelResolver;
-use crate::config::env::{RedisMode, RedisSettings};
+use super::tls::Nodes;
+use crate::config::env::{RedisMode, RedisSettings, SentinelAuth};
 use futures::future::BoxFuture;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
 use redis::{
-    AsyncConnectionConfig, Client, Cmd, ConnectionAddr, FromRedisValue, IntoConnectionInfo,
-    RedisConnectionInfo, RedisError, RedisResult,
+    AsyncConnectionConfig, Cmd, FromRedisValue, RedisConnectionInfo, RedisError, RedisResult,
 };
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -42,17 +44,12 @@ impl Connection {
     pub fn new(settings: &RedisSettings) -> RedisResult<Self> {
         let username = settings.username.as_deref();
         let password = settings.password.as_ref().map(|p| p.expose());
-        let mut credentials = RedisConnectionInfo::default();
-        if let Some(username) = username {
-            credentials = credentials.set_username(username);
-        }
-        if let Some(password) = password {
-            credentials = credentials.set_password(password);
-        }
+        let credentials = credentials(username, password);
+        let nodes = Nodes::new(settings.tls.as_ref());
         match &settings.mode {
             RedisMode::Normal => {
                 let (host, port) = settings.hosts.first().cloned().ok_or_else(no_host)?;
-                let client = Client::open(node_info(host, port, &credentials)?)?;
+                let client = nodes.client(nodes.info(host, port, &credentials)?)?;
                 let config = ConnectionManagerConfig::new()
                     .set_connection_timeout(Some(CONNECT_TIMEOUT))
                     .set_response_timeout(Some(RESPONSE_TIMEOUT))
@@ -63,33 +60,44 @@ impl Connection {
                 )?))
             }
             RedisMode::Sentinel { master_name } => {
+                let (sentinel_credentials, retry_without_credentials) =
+                    match &settings.sentinel_auth {
+                        SentinelAuth::SameAsNodes => (credentials.clone(), password.is_some()),
+                        SentinelAuth::Own { username, password } => (
+                            self::credentials(
+                                username.as_deref(),
+                                password.as_ref().map(|p| p.expose()),
+                            ),
+                            false,
+                        ),
+                    };
                 let sentinels = settings
                     .hosts
                     .iter()
-                    .map(|(host, port)| {
-                        node_info(host.clone(), *port, &RedisConnectionInfo::default())
-                    })
+                    .map(|(host, port)| nodes.info(host.clone(), *port, &sentinel_credentials))
                     .collect::<RedisResult<Vec<_>>>()?;
-                let resolver = Arc::new(SentinelResolver {
+                let resolver = Arc::new(SentinelResolver::new(
                     sentinels,
-                    master_name: master_name.clone(),
-                    master_template: credentials.clone(),
-                    config: connection_config(),
-                });
+                    retry_without_credentials,
+                    master_name.clone(),
+                    credentials,
+                    nodes,
+                    connection_config(),
+                )?);
                 Ok(Self::Sentinel(Reconnecting::new(move || {
                     let resolver = resolver.clone();
                     Box::pin(async move { resolver.connect().await })
                 })))
             }
             RedisMode::Cluster => {
-                let nodes = settings
+                let seeds = settings
                     .hosts
                     .iter()
                     .map(|(host, port)| {
-                        node_info(host.clone(), *port, &RedisConnectionInfo::default())
+                        nodes.info(host.clone(), *port, &RedisConnectionInfo::default())
                     })
                     .collect::<RedisResult<Vec<_>>>()?;
-                let mut builder = ClusterClientBuilder::new(nodes)
+                let mut builder = ClusterClientBuilder::new(seeds)
                     .connection_timeout(CONNECT_TIMEOUT)
                     .response_timeout(RESPONSE_TIMEOUT)
                     .retries(2);
@@ -98,6 +106,9 @@ impl Connection {
                 }
                 if let Some(password) = password {
                     builder = builder.password(password);
+                }
+                if let Some(certificates) = nodes.certificates() {
+                    builder = builder.certs(certificates.clone());
                 }
                 let client = builder.build()?;
                 Ok(Self::Cluster(Reconnecting::new(move || {
@@ -159,15 +170,16 @@ fn connection_config() -> AsyncConnectionConfig {
         .set_response_timeout(Some(RESPONSE_TIMEOUT))
 }
 
-/// The address `host:port` with the credentials of `template`.
-pub(super) fn node_info(
-    host: String,
-    port: u16,
-    template: &RedisConnectionInfo,
-) -> RedisResult<redis::ConnectionInfo> {
-    Ok(ConnectionAddr::Tcp(host, port)
-        .into_connection_info()?
-        .set_redis_settings(template.clone()))
+/// A connection template with `username` and `password`, when given.
+fn credentials(username: Option<&str>, password: Option<&str>) -> RedisConnectionInfo {
+    let mut credentials = RedisConnectionInfo::default();
+    if let Some(username) = username {
+        credentials = credentials.set_username(username);
+    }
+    if let Some(password) = password {
+        credentials = credentials.set_password(password);
+    }
+    credentials
 }
 
 type Connect<C> = Box<dyn Fn() -> BoxFuture<'static, RedisResult<C>> + Send + Sync>;

@@ -6,8 +6,10 @@
 
 mod connection;
 mod index;
+mod diagnose;
 mod keys;
 mod sentinel;
+mod tls;
 
 pub use keys::Keys;
 
@@ -16,6 +18,7 @@ use super::backend::{Backend, millis, now_ms};
 use crate::config::env::RedisSettings;
 use async_trait::async_trait;
 use connection::Connection;
+use diagnose::Diagnosis;
 use redis::{Cmd, FromRedisValue, RedisError, cmd};
 use std::time::Duration;
 
@@ -46,6 +49,7 @@ return 1";
 pub struct RedisBackend {
     connection: Connection,
     keys: Keys,
+    diagnosis: Diagnosis,
 }
 
 impl RedisBackend {
@@ -56,13 +60,14 @@ impl RedisBackend {
         Ok(Self {
             connection,
             keys: Keys::new(scope),
+            diagnosis: Diagnosis::new(settings),
         })
     }
 
     async fn run<T: FromRedisValue>(&self, command: &Cmd) -> Result<T, StoreError> {
         match tokio::time::timeout(OPERATION_TIMEOUT, self.connection.query(command)).await {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => Err(map_error(&error)),
+            Ok(Err(error)) => Err(map_error(&error, self.diagnosis.explain(&error))),
             Err(_) => Err(StoreError::Unavailable(format!(
                 "no answer within {OPERATION_TIMEOUT:?}"
             ))),
@@ -74,12 +79,13 @@ impl RedisBackend {
     }
 }
 
-fn map_error(error: &RedisError) -> StoreError {
+/// `error`, told as `explained`, as the store's error.
+fn map_error(error: &RedisError, explained: String) -> StoreError {
     match error.kind() {
         redis::ErrorKind::UnexpectedReturnType | redis::ErrorKind::Parse => {
-            StoreError::Corrupt(error.to_string())
+            StoreError::Corrupt(explained)
         }
-        _ => StoreError::Unavailable(error.to_string()),
+        _ => StoreError::Unavailable(explained),
     }
 }
 

@@ -5,9 +5,13 @@
 //! most-named first, and one is used only when it answers `ROLE` as a master (a
 //! demoted node is never written to).
 
+use super::tls::Nodes;
 use futures::future::join_all;
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, Client, ConnectionInfo, RedisError, RedisResult, Value, cmd};
+use redis::{
+    AsyncConnectionConfig, Client, ConnectionAddr, ConnectionInfo, ErrorKind, RedisConnectionInfo,
+    RedisError, RedisResult, Value, cmd,
+};
 use std::time::Duration;
 
 /// How long one sentinel may take to name the master.
@@ -15,17 +19,78 @@ const SENTINEL_TIMEOUT: Duration = Duration::from_millis(300);
 
 /// Asks sentinels for the master `master_name` and connects to it.
 pub struct SentinelResolver {
-    /// The sentinels (no credentials: `REDIS_USERNAME`/`PASSWORD` are the data nodes').
-    pub sentinels: Vec<ConnectionInfo>,
-    /// `REDIS_MASTER_NAME`.
-    pub master_name: String,
-    /// Credentials for the master, as a connection template.
-    pub master_template: redis::RedisConnectionInfo,
-    /// Timeouts of the master connection.
-    pub config: AsyncConnectionConfig,
+    sentinels: Vec<Sentinel>,
+    master_name: String,
+    master_template: RedisConnectionInfo,
+    nodes: Nodes,
+    config: AsyncConnectionConfig,
+}
+
+/// One sentinel's clients, made once (a TLS client parses its certificates when made).
+struct Sentinel {
+    address: String,
+    client: Client,
+    /// The same without credentials, when the credentials are the data nodes' (no
+    /// `REDIS_SENTINEL_*`): a sentinel that refuses them is asked again without any.
+    open: Option<Client>,
+}
+
+/// A sentinel failed: marks the error so that it is explained as the sentinels' (see
+/// `diagnose`), not the data nodes'.
+#[derive(Debug, thiserror::Error)]
+#[error("sentinel {address}: {cause}")]
+pub struct SentinelFailure {
+    /// `host:port` of the sentinel.
+    pub address: String,
+    /// What went wrong.
+    #[source]
+    pub cause: RedisError,
 }
 
 impl SentinelResolver {
+    /// A resolver asking `sentinels` (with their credentials) for `master_name`, and
+    /// connecting to it with `master_template`'s; `retry_without_credentials`: see [`Sentinel`].
+    pub fn new(
+        sentinels: Vec<ConnectionInfo>,
+        retry_without_credentials: bool,
+        master_name: String,
+        master_template: RedisConnectionInfo,
+        nodes: Nodes,
+        config: AsyncConnectionConfig,
+    ) -> RedisResult<Self> {
+        let sentinels = sentinels
+            .into_iter()
+            .map(|info| {
+                let address = match info.addr() {
+                    ConnectionAddr::Tcp(host, port) | ConnectionAddr::TcpTls { host, port, .. } => {
+                        format!("{host}:{port}")
+                    }
+                    other => format!("{other:?}"),
+                };
+                let open = if retry_without_credentials {
+                    let info = info
+                        .clone()
+                        .set_redis_settings(RedisConnectionInfo::default());
+                    Some(nodes.client(info)?)
+                } else {
+                    None
+                };
+                Ok(Sentinel {
+                    address,
+                    client: nodes.client(info)?,
+                    open,
+                })
+            })
+            .collect::<RedisResult<Vec<_>>>()?;
+        Ok(Self {
+            sentinels,
+            master_name,
+            master_template,
+            nodes,
+            config,
+        })
+    }
+
     /// A connection to the node the sentinels name as master, checked with `ROLE`.
     pub async fn connect(&self) -> RedisResult<MultiplexedConnection> {
         let answers = join_all(self.sentinels.iter().map(|sentinel| self.ask(sentinel))).await;
@@ -50,9 +115,25 @@ impl SentinelResolver {
         Err(last_error.unwrap_or_else(|| failure("no sentinel names the master")))
     }
 
-    async fn ask(&self, sentinel: &ConnectionInfo) -> RedisResult<(String, u16)> {
+    /// The master address `sentinel` names; its errors are marked [`SentinelFailure`].
+    async fn ask(&self, sentinel: &Sentinel) -> RedisResult<(String, u16)> {
+        let asked = match (self.ask_once(&sentinel.client).await, &sentinel.open) {
+            (Err(refused), Some(open)) if refused.kind() == ErrorKind::AuthenticationFailed => {
+                // When this fails too, the refusal is the cause worth reporting.
+                self.ask_once(open).await.map_err(|_| refused)
+            }
+            (asked, _) => asked,
+        };
+        asked.map_err(|cause| {
+            RedisError::from(std::io::Error::other(SentinelFailure {
+                address: sentinel.address.clone(),
+                cause,
+            }))
+        })
+    }
+
+    async fn ask_once(&self, client: &Client) -> RedisResult<(String, u16)> {
         let ask = async {
-            let client = Client::open(sentinel.clone())?;
             let mut connection = client
                 .get_multiplexed_async_connection_with_config(&self.config)
                 .await?;
@@ -69,8 +150,10 @@ impl SentinelResolver {
     }
 
     async fn connect_master(&self, host: String, port: u16) -> RedisResult<MultiplexedConnection> {
-        let info = super::connection::node_info(host, port, &self.master_template)?;
-        let mut connection = Client::open(info)?
+        let info = self.nodes.info(host, port, &self.master_template)?;
+        let mut connection = self
+            .nodes
+            .client(info)?
             .get_multiplexed_async_connection_with_config(&self.config)
             .await?;
         let role: Vec<Value> = cmd("ROLE").query_async(&mut connection).await?;

@@ -250,6 +250,8 @@ impl TestApp {
             mode: RedisMode::Normal,
             username: None,
             password: None,
+            sentinel_auth: Default::default(),
+            tls: None,
         });
         (options.edit_settings)(&mut settings);
         let sessions = open_store(&settings).await.expect("session store opens");

@@ -6,8 +6,10 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use super::tls::TlsFiles;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -25,6 +27,49 @@ pub struct Acl {
     pub password: String,
 }
 
+/// TLS of a spawned server: TLS only (`port 0`, `tls-port`), with the files of `files`.
+#[derive(Clone)]
+pub struct ServerTls {
+    /// The CA, the server certificate it presents (and uses as a client towards other
+    /// nodes), and the client certificate the harness's `redis-cli` presents.
+    pub files: Arc<TlsFiles>,
+    /// `tls-auth-clients yes` (clients must present a certificate of the CA), else `no`.
+    pub require_client_cert: bool,
+}
+
+impl ServerTls {
+    fn server_lines(&self) -> Vec<(String, String)> {
+        let path = |p: &Path| p.display().to_string();
+        vec![
+            ("tls-cert-file".into(), path(&self.files.server_cert)),
+            ("tls-key-file".into(), path(&self.files.server_key)),
+            ("tls-ca-cert-file".into(), path(&self.files.ca)),
+            (
+                "tls-auth-clients".into(),
+                if self.require_client_cert {
+                    "yes"
+                } else {
+                    "no"
+                }
+                .into(),
+            ),
+        ]
+    }
+
+    fn cli_args(&self) -> Vec<String> {
+        let path = |p: &Path| p.display().to_string();
+        vec![
+            "--tls".into(),
+            "--cacert".into(),
+            path(&self.files.ca),
+            "--cert".into(),
+            path(&self.files.client_cert),
+            "--key".into(),
+            path(&self.files.client_key),
+        ]
+    }
+}
+
 /// One `redis-server` process (standalone, replica, cluster node or sentinel).
 pub struct RedisProcess {
     // Declared first so it is killed before its directory is removed.
@@ -33,10 +78,22 @@ pub struct RedisProcess {
     dir: TempDir,
     args: Vec<String>,
     acl: Option<Acl>,
+    tls: Option<ServerTls>,
+    requirepass: Option<String>,
 }
 
 impl RedisProcess {
     async fn spawn(args: Vec<String>, acl: Option<Acl>) -> RedisProcess {
+        Self::spawn_secured(args, acl, None, None).await
+    }
+
+    /// [`RedisProcess::spawn`] over TLS only (with `tls`), and with `requirepass` (sentinels).
+    async fn spawn_secured(
+        args: Vec<String>,
+        acl: Option<Acl>,
+        tls: Option<ServerTls>,
+        requirepass: Option<String>,
+    ) -> RedisProcess {
         let port = free_port();
         let dir = TempDir::new(&format!("redis-{port}"));
         let mut process = RedisProcess {
@@ -45,6 +102,8 @@ impl RedisProcess {
             args,
             child: None,
             acl,
+            tls,
+            requirepass,
         };
         process.launch().await;
         process
@@ -55,26 +114,43 @@ impl RedisProcess {
         if let Some(config) = self.args.iter().position(|arg| arg == "--sentinel") {
             // A sentinel rewrites its config file: give it one in its own directory.
             let file = self.dir.path().join("sentinel.conf");
-            let body = self.args[config + 1..].join("\n");
+            let mut body = self.args[config + 1..].join("\n");
+            let port = match &self.tls {
+                None => format!("port {}", self.port),
+                Some(tls) => {
+                    for (name, value) in tls.server_lines() {
+                        body.push_str(&format!("\n{name} {value}"));
+                    }
+                    // TLS to the data nodes and to the other sentinels too.
+                    body.push_str("\ntls-replication yes");
+                    format!("port 0\ntls-port {}", self.port)
+                }
+            };
+            if let Some(password) = &self.requirepass {
+                body.push_str(&format!("\nrequirepass {password}"));
+            }
             std::fs::write(
                 &file,
                 format!(
-                    "port {}\nbind 127.0.0.1\ndir {}\n{body}\n",
-                    self.port,
+                    "{port}\nbind 127.0.0.1\ndir {}\n{body}\n",
                     self.dir.path().display()
                 ),
             )
             .expect("write sentinel.conf");
             command.arg(&file).arg("--sentinel");
         } else {
+            match &self.tls {
+                None => command.args(["--port", &self.port.to_string()]),
+                Some(tls) => {
+                    command.args(["--port", "0", "--tls-port", &self.port.to_string()]);
+                    for (name, value) in tls.server_lines() {
+                        command.arg(format!("--{name}")).arg(value);
+                    }
+                    &mut command
+                }
+            };
             command
-                .args([
-                    "--port",
-                    &self.port.to_string(),
-                    "--bind",
-                    "127.0.0.1",
-                    "--dir",
-                ])
+                .args(["--bind", "127.0.0.1", "--dir"])
                 .arg(self.dir.path())
                 .args([
                     "--save",
@@ -94,17 +170,17 @@ impl RedisProcess {
                 ])
                 .args(&self.args);
             if let Some(acl) = &self.acl {
-                command
-                    .arg("--user")
-                    .args([
-                        acl.username.as_str(),
-                        "on",
-                        &format!(">{}", acl.password),
-                        "~*",
-                        "&*",
-                        "+@all",
-                    ])
-                    .args(["--user", "default", "off"]);
+                command.arg("--user").args([
+                    acl.username.as_str(),
+                    "on",
+                    &format!(">{}", acl.password),
+                    "~*",
+                    "&*",
+                    "+@all",
+                ]);
+                if acl.username != "default" {
+                    command.args(["--user", "default", "off"]);
+                }
             }
         }
         let log =
@@ -131,7 +207,15 @@ impl RedisProcess {
                     self.port
                 );
             }
-            if ping(self.port).await {
+            let answering = match &self.tls {
+                None => ping(self.port).await,
+                // Any RESP answer counts, as for `ping`.
+                Some(_) => {
+                    let answer = self.cli(&["PING"]).await;
+                    answer.starts_with("PONG") || answer.contains("NOAUTH")
+                }
+            };
+            if answering {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -165,6 +249,12 @@ impl RedisProcess {
     pub async fn cli(&self, args: &[&str]) -> String {
         let mut command = Command::new("redis-cli");
         command.args(["-h", "127.0.0.1", "-p", &self.port.to_string()]);
+        if let Some(tls) = &self.tls {
+            command.args(tls.cli_args());
+        }
+        if let Some(password) = &self.requirepass {
+            command.args(["-a", password, "--no-auth-warning"]);
+        }
         if let Some(acl) = &self.acl {
             command.args([
                 "--user",
@@ -233,6 +323,13 @@ impl RedisServer {
         }
     }
 
+    /// A standalone server over TLS only, accepting only `acl` when given.
+    pub async fn start_tls(tls: ServerTls, acl: Option<Acl>) -> RedisServer {
+        RedisServer {
+            process: RedisProcess::spawn_secured(Vec::new(), acl, Some(tls), None).await,
+        }
+    }
+
     /// Its port on 127.0.0.1.
     pub fn port(&self) -> u16 {
         self.process.port()
@@ -280,17 +377,31 @@ impl RedisSentinelSet {
     /// Starts the five processes and waits until the replica is in sync and every
     /// sentinel knows the replica and the two other sentinels.
     pub async fn start() -> RedisSentinelSet {
-        Self::start_with(None).await
+        Self::start_with(None, None, None).await
     }
 
     /// The same, with the data nodes accepting only the ACL user `acl`: they replicate
     /// with it (`masteruser`) and the sentinels monitor with it (`auth-user`).
     pub async fn start_with_acl(acl: Acl) -> RedisSentinelSet {
-        Self::start_with(Some(acl)).await
+        Self::start_with(Some(acl), None, None).await
     }
 
-    async fn start_with(acl: Option<Acl>) -> RedisSentinelSet {
-        let auth: Vec<String> = match &acl {
+    /// The same over TLS only (data nodes replicate over TLS, sentinels reach them and
+    /// each other over TLS), the sentinels with `requirepass sentinel_password` when given.
+    pub async fn start_tls(
+        tls: ServerTls,
+        acl: Option<Acl>,
+        sentinel_password: Option<String>,
+    ) -> RedisSentinelSet {
+        Self::start_with(acl, Some(tls), sentinel_password).await
+    }
+
+    async fn start_with(
+        acl: Option<Acl>,
+        tls: Option<ServerTls>,
+        sentinel_password: Option<String>,
+    ) -> RedisSentinelSet {
+        let mut auth: Vec<String> = match &acl {
             Some(acl) => vec![
                 "--masteruser".into(),
                 acl.username.clone(),
@@ -299,14 +410,19 @@ impl RedisSentinelSet {
             ],
             None => Vec::new(),
         };
-        let master = RedisProcess::spawn(auth.clone(), acl.clone()).await;
+        if tls.is_some() {
+            auth.extend(["--tls-replication".to_owned(), "yes".to_owned()]);
+        }
+        let master =
+            RedisProcess::spawn_secured(auth.clone(), acl.clone(), tls.clone(), None).await;
         let mut replica_args = vec![
             "--replicaof".to_owned(),
             "127.0.0.1".to_owned(),
             master.port().to_string(),
         ];
         replica_args.extend(auth);
-        let replica = RedisProcess::spawn(replica_args, acl.clone()).await;
+        let replica =
+            RedisProcess::spawn_secured(replica_args, acl.clone(), tls.clone(), None).await;
         let mut sentinels = Vec::new();
         for _ in 0..3 {
             let mut config = vec![
@@ -329,7 +445,10 @@ impl RedisSentinelSet {
                     acl.password
                 ));
             }
-            sentinels.push(RedisProcess::spawn(config, None).await);
+            sentinels.push(
+                RedisProcess::spawn_secured(config, None, tls.clone(), sentinel_password.clone())
+                    .await,
+            );
         }
         let set = RedisSentinelSet {
             master,
@@ -439,19 +558,25 @@ impl RedisCluster {
     /// Starts three cluster-enabled servers, joins them with `redis-cli --cluster create`
     /// and waits for `cluster_state:ok` on every node.
     pub async fn start() -> RedisCluster {
-        Self::start_with(None).await
+        Self::start_with(None, None).await
     }
 
     /// A cluster whose nodes only accept the ACL user `acl` (the nodes talk to each
     /// other over the cluster bus, which needs no credentials).
     pub async fn start_with_acl(acl: Acl) -> RedisCluster {
-        Self::start_with(Some(acl)).await
+        Self::start_with(Some(acl), None).await
     }
 
-    async fn start_with(acl: Option<Acl>) -> RedisCluster {
+    /// The same over TLS only: clients, the cluster bus (`tls-cluster yes`) and
+    /// replication (`tls-replication yes`).
+    pub async fn start_tls(tls: ServerTls, acl: Option<Acl>) -> RedisCluster {
+        Self::start_with(acl, Some(tls)).await
+    }
+
+    async fn start_with(acl: Option<Acl>, tls: Option<ServerTls>) -> RedisCluster {
         let mut nodes = Vec::new();
         for _ in 0..3 {
-            let args = [
+            let mut args = vec![
                 "--cluster-enabled",
                 "yes",
                 "--cluster-config-file",
@@ -459,9 +584,17 @@ impl RedisCluster {
                 "--cluster-node-timeout",
                 "2000",
             ];
+            if tls.is_some() {
+                args.extend(["--tls-cluster", "yes", "--tls-replication", "yes"]);
+            }
             nodes.push(
-                RedisProcess::spawn(args.iter().map(|a| (*a).to_owned()).collect(), acl.clone())
-                    .await,
+                RedisProcess::spawn_secured(
+                    args.iter().map(|a| (*a).to_owned()).collect(),
+                    acl.clone(),
+                    tls.clone(),
+                    None,
+                )
+                .await,
             );
         }
         let addresses: Vec<String> = nodes
@@ -469,6 +602,9 @@ impl RedisCluster {
             .map(|n| format!("127.0.0.1:{}", n.port()))
             .collect();
         let mut create = Command::new("redis-cli");
+        if let Some(tls) = &tls {
+            create.args(tls.cli_args());
+        }
         if let Some(acl) = &acl {
             create.args([
                 "--user",
@@ -575,10 +711,11 @@ pub fn free_port() -> u16 {
 }
 
 /// A directory removed on drop.
-struct TempDir(PathBuf);
+pub struct TempDir(PathBuf);
 
 impl TempDir {
-    fn new(prefix: &str) -> TempDir {
+    /// A new directory under the system's temporary directory.
+    pub fn new(prefix: &str) -> TempDir {
         let path = std::env::temp_dir().join(format!(
             "auth0-client-{prefix}-{}",
             uuid::Uuid::new_v4().simple()
@@ -587,7 +724,8 @@ impl TempDir {
         TempDir(path)
     }
 
-    fn path(&self) -> &Path {
+    /// Its path.
+    pub fn path(&self) -> &Path {
         &self.0
     }
 }
