@@ -42,6 +42,8 @@ fn normal(server: &RedisServer) -> RedisSettings {
         mode: RedisMode::Normal,
         username: None,
         password: None,
+        sentinel_auth: Default::default(),
+        tls: None,
     }
 }
 
@@ -991,6 +993,8 @@ mod store_records {
             mode: RedisMode::Cluster,
             username: None,
             password: None,
+            sentinel_auth: Default::default(),
+            tls: None,
         };
         let store = Store::with_backend(RedisBackend::new(&settings, "records").unwrap());
         every_record_behaves(&store).await;

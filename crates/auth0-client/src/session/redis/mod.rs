@@ -5,8 +5,8 @@
 //! connection comes back by itself when Redis does.
 
 mod connection;
-mod index;
 mod diagnose;
+mod index;
 mod keys;
 mod sentinel;
 mod tls;
