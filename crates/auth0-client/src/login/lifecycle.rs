@@ -50,22 +50,38 @@ impl Login {
     ) -> Result<usize, LoginError> {
         let mut retired: Vec<Session> = Vec::new();
         for StoredSession { key, .. } in stored {
-            if let Some(session) = self.sessions.delete_session_key(&key).await?
-                && !retired
-                    .iter()
-                    .any(|s| s.access_token == session.access_token)
+            let Some(session) = self.sessions.delete_session_key(&key).await? else {
+                continue;
+            };
+            match retired
+                .iter_mut()
+                .find(|s| s.access_token == session.access_token)
             {
-                self.retire(&session, reason).await;
-                retired.push(session);
+                // The grace copy of a rotated handle holds no refresh token: the
+                // session it became does, whichever of the two is deleted first.
+                Some(earlier) if earlier.refresh_token.is_none() => {
+                    self.revoke(&session, reason).await;
+                    earlier.refresh_token = session.refresh_token;
+                }
+                Some(_) => {}
+                None => {
+                    self.retire(&session, reason).await;
+                    retired.push(session);
+                }
             }
         }
         Ok(retired.len())
     }
 
-    /// After a session ended: counts it and revokes its refresh token at Auth0 (a
-    /// failed revocation is logged, not fatal).
+    /// After a session ended: counts it and revokes its refresh token at Auth0.
     pub(super) async fn retire(&self, session: &Session, reason: &'static str) {
         metrics::session_ended(reason);
+        self.revoke(session, reason).await;
+    }
+
+    /// Revokes the refresh token of an ended session at Auth0 (a failed revocation is
+    /// logged, not fatal).
+    async fn revoke(&self, session: &Session, reason: &'static str) {
         let (Some(refresh_token), Some(client)) = (
             &session.refresh_token,
             self.client(Some(&session.client_type)),
