@@ -79,6 +79,7 @@ mod tests {
             auth0_sid: None,
             refreshed_at: None,
             activity_id: None,
+            grace_links: Vec::new(),
         }
     }
 

@@ -117,6 +117,7 @@ impl Login {
             auth0_sid,
             refreshed_at: None,
             activity_id,
+            grace_links: Vec::new(),
         };
         let handle = SessionHandle::new(session.access_token.expose());
         self.sessions.put_session(&handle, &session).await?;

@@ -96,6 +96,10 @@ pub struct Session {
     /// present when the idle timeout was on at login.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activity_id: Option<String>,
+    /// Keys of the session's other handles that a rotation keeps alive for its grace (the
+    /// handle rotated from, or to): ending the session through one handle ends them all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grace_links: Vec<String>,
 }
 
 /// What `/userinfo` needs of a session: read without copying its tokens out of the record.
@@ -270,6 +274,7 @@ mod tests {
             auth0_sid: None,
             refreshed_at: None,
             activity_id: None,
+            grace_links: Vec::new(),
         }
     }
 

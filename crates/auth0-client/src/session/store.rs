@@ -183,16 +183,7 @@ impl<B: Backend> SessionStore for Store<B> {
 
     async fn delete_session(&self, handle: &SessionHandle) -> Result<Option<Session>, StoreError> {
         let started = Instant::now();
-        let result = async {
-            let key = handle.key();
-            let Some(record) = self.backend.remove_session(&key).await? else {
-                return Ok(None);
-            };
-            let session: Session = self.decode_session(&key, &record)?;
-            self.unindex(&key, &session).await?;
-            Ok(Some(session))
-        }
-        .await;
+        let result = self.remove_session_and_links(&handle.key()).await;
         observed("delete_session", started, result)
     }
 
@@ -207,7 +198,16 @@ impl<B: Backend> SessionStore for Store<B> {
         let result = async {
             let (old_key, new_key) = (old.key(), new.key());
             let expires_at_ms = session.expires_at.saturating_mul(1000);
-            let record = self.encode_session(&new_key, session)?;
+            let grace_links = if grace.is_zero() {
+                Vec::new()
+            } else {
+                vec![old_key.clone()]
+            };
+            let current = Session {
+                grace_links,
+                ..session.clone()
+            };
+            let record = self.encode_session(&new_key, &current)?;
             self.backend
                 .set_session(&new_key, record, expires_at_ms)
                 .await?;
@@ -224,9 +224,14 @@ impl<B: Backend> SessionStore for Store<B> {
             let grace_ends_ms = now_ms().saturating_add(millis(grace)).min(expires_at_ms);
             // Read-only during the grace: without refresh tokens the old handle can
             // neither refresh nor be refreshed, so it never forks a second session.
+            // It links to the new handle (and keeps its links to earlier ones), so that a
+            // logout through either handle ends both.
+            let mut grace_links = session.grace_links.clone();
+            grace_links.push(new_key.clone());
             let read_only = Session {
                 refresh_token: None,
                 caller_refresh_token: None,
+                grace_links,
                 ..session.clone()
             };
             let old_record = self.encode_session(&old_key, &read_only)?;

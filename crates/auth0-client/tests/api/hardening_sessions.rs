@@ -236,6 +236,47 @@ async fn the_old_handle_cannot_refresh_during_the_rotation_grace(store: Store) {
     assert_eq!(refresh_grants(&app), 2);
 }
 
+// A logout during the rotation grace ends both handles, whichever one it comes through.
+on_both_stores!(a_logout_during_the_rotation_grace_ends_the_old_and_the_new_handle);
+async fn a_logout_during_the_rotation_grace_ends_the_old_and_the_new_handle(store: Store) {
+    let app = TestApp::spawn_on(store).await;
+    for logout_through_new_handle in [true, false] {
+        let tokens = app.login_tokens().await;
+        let rotated: Tokens = app
+            .refresh(
+                "/oauth/refreshtoken",
+                &tokens.access_token,
+                tokens.refresh_token.as_deref().unwrap(),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let (through, other) = if logout_through_new_handle {
+            (&rotated.access_token, &tokens.access_token)
+        } else {
+            (&tokens.access_token, &rotated.access_token)
+        };
+        assert_eq!(
+            app.get_bearer("/userinfo", other).await.status(),
+            StatusCode::OK,
+            "both handles answer during the grace"
+        );
+
+        let logout = app.get_bearer("/logout", through).await;
+        assert!(logout.status().is_success(), "{}", logout.status());
+
+        for handle in [through, other] {
+            assert_error(app.get_bearer("/userinfo", handle).await, 401).await;
+        }
+        let refresh_token = rotated.refresh_token.as_deref().unwrap();
+        assert!(
+            !crate::lifecycle::refresh_token_works(&app.tenant, refresh_token).await,
+            "the session's refresh token is revoked"
+        );
+    }
+}
+
 // ---- item 9: a caller's state is stored only if absent ----
 
 on_both_stores!(a_second_authorize_with_a_pending_state_is_refused_and_the_first_login_completes);

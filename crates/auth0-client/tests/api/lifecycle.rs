@@ -246,7 +246,7 @@ async fn auth0_logout(tenant: &DevTenant, cookie: &str) {
 }
 
 /// Whether the tenant still accepts `refresh_token` of the token client.
-async fn refresh_token_works(tenant: &DevTenant, refresh_token: &str) -> bool {
+pub(crate) async fn refresh_token_works(tenant: &DevTenant, refresh_token: &str) -> bool {
     let response = reqwest::Client::new()
         .post(format!("{}/oauth/token", tenant.url()))
         .form(&[
@@ -883,6 +883,7 @@ mod store_records {
             auth0_sid: sid.map(str::to_owned),
             refreshed_at: None,
             activity_id: None,
+            grace_links: Vec::new(),
         }
     }
 

@@ -64,6 +64,7 @@ pub fn session_of(user_id: &str, seconds: i64) -> Session {
         auth0_sid: None,
         refreshed_at: None,
         activity_id: None,
+        grace_links: Vec::new(),
     }
 }
 
@@ -276,13 +277,19 @@ pub mod behaviours {
             .rotate_session(&old, &new, &rotated, Duration::from_millis(700))
             .await
             .unwrap();
+        // Each handle links to the other, so that ending the session on one ends both.
+        let current = Session {
+            grace_links: vec![old.key()],
+            ..rotated.clone()
+        };
         assert_eq!(
             store.get_session(&new).await.unwrap(),
-            Some(rotated.clone())
+            Some(current.clone())
         );
         let read_only = Session {
             refresh_token: None,
             caller_refresh_token: None,
+            grace_links: vec![new.key()],
             ..rotated.clone()
         };
         assert_eq!(
@@ -296,10 +303,7 @@ pub mod behaviours {
             None,
             "old handle ends after the grace"
         );
-        assert_eq!(
-            store.get_session(&new).await.unwrap(),
-            Some(rotated.clone())
-        );
+        assert_eq!(store.get_session(&new).await.unwrap(), Some(current));
         assert!(
             store
                 .active_users()

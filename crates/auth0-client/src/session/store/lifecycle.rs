@@ -34,7 +34,44 @@ impl<B: Backend> Store<B> {
         }
         Ok(())
     }
+
+    /// Removes the session record under `key` and unindexes it, then does the same for the
+    /// handles its rotations keep alive ([`Session::grace_links`], followed transitively,
+    /// at most [`MAX_GRACE_LINKS`]): a session ended through any handle ends on all.
+    /// Returns the record under `key`, or the linked one holding the refresh token when
+    /// `key` was a read-only grace copy (so that the caller revokes it).
+    pub(super) async fn remove_session_and_links(
+        &self,
+        key: &str,
+    ) -> Result<Option<Session>, StoreError> {
+        let Some(record) = self.backend.remove_session(key).await? else {
+            return Ok(None);
+        };
+        let mut session: Session = self.decode_session(key, &record)?;
+        self.unindex(key, &session).await?;
+        let mut seen = vec![key.to_owned()];
+        let mut pending = session.grace_links.clone();
+        while let Some(link) = pending.pop() {
+            if seen.contains(&link) || seen.len() > MAX_GRACE_LINKS {
+                continue;
+            }
+            if let Some(record) = self.backend.remove_session(&link).await? {
+                let linked: Session = self.decode_session(&link, &record)?;
+                self.unindex(&link, &linked).await?;
+                pending.extend(linked.grace_links.iter().cloned());
+                if session.refresh_token.is_none() && linked.refresh_token.is_some() {
+                    session = linked;
+                }
+            }
+            seen.push(link);
+        }
+        Ok(Some(session))
+    }
 }
+
+/// Bound on the handles one removal follows: rotations more than a grace apart leave one
+/// live link at most, so a longer chain is only rapid refreshing.
+const MAX_GRACE_LINKS: usize = 16;
 
 #[async_trait]
 impl<B: Backend> SessionLifecycle for Store<B> {
@@ -60,15 +97,7 @@ impl<B: Backend> SessionLifecycle for Store<B> {
 
     async fn delete_session_key(&self, key: &str) -> Result<Option<Session>, StoreError> {
         let started = Instant::now();
-        let result = async {
-            let Some(record) = self.backend.remove_session(key).await? else {
-                return Ok(None);
-            };
-            let session: Session = self.decode_session(key, &record)?;
-            self.unindex(key, &session).await?;
-            Ok(Some(session))
-        }
-        .await;
+        let result = self.remove_session_and_links(key).await;
         observed("delete_session", started, result)
     }
 
