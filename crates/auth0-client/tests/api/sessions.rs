@@ -684,10 +684,13 @@ async fn a_sealed_redis_dump_holds_no_token_nor_raw_handle() {
             }
         }
     }
-    // And the sealed records still open for the store.
+    // And the sealed records still open for the store (the rotated one links to the old).
     assert_eq!(
         store.get_session(&rotated_handle).await.unwrap(),
-        Some(session)
+        Some(Session {
+            grace_links: vec![handle.key()],
+            ..session
+        })
     );
 }
 
