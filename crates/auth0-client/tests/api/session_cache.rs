@@ -8,8 +8,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::support::app::{DEV_USER_ID, Options, Store, TestApp, Tokens};
-use crate::support::redis::{RedisProcess, RedisSentinelSet, RedisServer, SENTINEL_MASTER};
-use auth0_client::config::env::{RedisMode, RedisSettings};
+use crate::support::redis::{
+    Acl, RedisProcess, RedisSentinelSet, RedisServer, SENTINEL_MASTER, ServerTls,
+};
+use crate::support::tls::TlsFiles;
+use auth0_client::config::env::{RedisMode, RedisSettings, Settings};
 use auth0_client::session::SessionHandle;
 use auth0_client::session::redis::Keys;
 use reqwest::StatusCode;
@@ -444,5 +447,51 @@ async fn a_sentinel_failover_flushes_the_cache() {
             &keys.session(&SessionHandle::new(&tokens.access_token).key()),
         ])
         .await;
+    refused_from_now_on(&b, &tokens.access_token).await;
+}
+
+#[tokio::test]
+async fn the_cache_tracks_over_tls_with_an_acl_user_as_the_store_connects() {
+    let files = std::sync::Arc::new(TlsFiles::generate());
+    let acl = Acl {
+        username: "sessions".into(),
+        password: format!("pw-{}", uuid::Uuid::new_v4().simple()),
+    };
+    let tls = ServerTls {
+        files: files.clone(),
+        require_client_cert: true,
+    };
+    let server = RedisServer::start_tls(tls, Some(acl.clone())).await;
+    let path = |p: &std::path::Path| p.display().to_string();
+    let env: Vec<(&str, String)> = vec![
+        ("SERVICE_CONFIG_PATH", "/unused".into()),
+        ("SERVICE_CONFIG_FILE_NAME", "config.json".into()),
+        ("ORIGINAL_PROTOCOL_HEADER", "x-forwarded-proto".into()),
+        ("REDIS_HOSTS", format!("localhost:{}", server.port())),
+        ("REDIS_TLS", "true".into()),
+        ("REDIS_TLS_CA_FILE", path(&files.ca)),
+        ("REDIS_TLS_CERT_FILE", path(&files.client_cert)),
+        ("REDIS_TLS_KEY_FILE", path(&files.client_key)),
+        ("REDIS_USERNAME", acl.username.clone()),
+        ("REDIS_PASSWORD", acl.password.clone()),
+        ("SESSION_CACHE_SIZE", "500".into()),
+    ];
+    let parsed = Settings::from_lookup(|name| {
+        env.iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, value)| value.clone())
+    })
+    .unwrap();
+    assert_eq!(parsed.session_cache_size, 500);
+    let settings = parsed.redis.unwrap();
+    let scope = format!("cache-{}", uuid::Uuid::new_v4().simple());
+    let a = replica(settings.clone(), &scope, 0).await;
+    let b = replica(settings, &scope, parsed.session_cache_size).await;
+    let tokens = a.login_tokens().await;
+    until_cached(&b, &server.process, &tokens.access_token).await;
+    assert_eq!(tracking_ids(&server.process).await.len(), 1);
+
+    let response = a.get_bearer("/logout", &tokens.access_token).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
     refused_from_now_on(&b, &tokens.access_token).await;
 }
