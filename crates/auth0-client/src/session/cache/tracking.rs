@@ -157,6 +157,9 @@ impl Tracking {
         let dropped = self.lock().take();
         drop(dropped);
         if was_live {
+            tracing::warn!(
+                "session cache: tracking connection lost; cache emptied, reads go to Redis until it is back"
+            );
             crate::metrics::session_cache_flush();
             crate::metrics::session_cache_entries(0);
         }
@@ -215,8 +218,11 @@ async fn run(tracking: Weak<Tracking>, connector: TrackingConnector) {
                     }
                 }
             }
-            Err(error) => {
+            Err(error) if pause == RETRY.0 => {
                 tracing::warn!(%error, "session cache: tracking connection failed; serving without the cache until it is back");
+            }
+            Err(error) => {
+                tracing::debug!(%error, "session cache: tracking connection failed again")
             }
         }
         let Some(strong) = tracking.upgrade() else {
