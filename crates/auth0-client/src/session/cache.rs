@@ -2,10 +2,12 @@
 //! session reads from memory, kept coherent by Redis (`CLIENT TRACKING` in BCAST mode
 //! on one connection per process, see [`tracking`]).
 //!
-//! Only session records are cached (states, locks and indexes always go to Redis). A
-//! miss is read on the tracking connection with the key's remaining TTL and kept until
-//! then at most, unless an invalidation arrived while it was read ([`map`]). This
-//! replica's own writes and deletes evict at once; other replicas' arrive as pushes.
+//! Only the hot path's session reads are cached ([`Backend::get_session_hot`], the
+//! `/userinfo` view); the refresh, logout and lifecycle paths, states, locks and indexes
+//! always read Redis, exactly as without the cache. A miss is read on the tracking
+//! connection with the key's remaining TTL and kept until then at most, unless an
+//! invalidation arrived while it was read ([`map`]). This replica's own writes and
+//! deletes evict at once; other replicas' arrive as pushes.
 //! While tracking is not on (connecting, lost, failed heartbeat) nothing is served from
 //! memory: every read goes to Redis as without the cache (503 when it is down).
 
@@ -66,6 +68,10 @@ impl<B: Backend> Backend for CachedBackend<B> {
     }
 
     async fn get_session(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.get_session(key).await
+    }
+
+    async fn get_session_hot(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         if let Some(record) = self.map.get(key, Instant::now()) {
             crate::metrics::session_cache_hit();
             return Ok(Some(record.to_vec()));
