@@ -294,6 +294,40 @@ async fn a_direct_del_in_redis_is_seen_by_a_replica_that_had_the_session_cached(
     assert_eq!(deleted.trim(), "1");
 
     refused_from_now_on(&pair.b, &tokens.access_token).await;
+
+    let metrics = pair
+        .b
+        .http
+        .get(pair.b.url("/-/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in [
+        "session_cache_hits_total",
+        "session_cache_misses_total",
+        "session_cache_invalidations_total",
+        "session_cache_entries",
+    ] {
+        assert!(
+            metrics.contains(&format!("# HELP {name} ")),
+            "{name}: {metrics}"
+        );
+    }
+    let value = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("{name} ")))
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap_or(0.0)
+    };
+    assert!(value("session_cache_hits_total") >= 1.0, "{metrics}");
+    assert!(
+        value("session_cache_invalidations_total") >= 1.0,
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
