@@ -9,7 +9,7 @@
 
 use crate::support::app::{DEV_USER_ID, Options, Store, TestApp, Tokens};
 use crate::support::redis::{
-    Acl, RedisProcess, RedisSentinelSet, RedisServer, SENTINEL_MASTER, ServerTls,
+    Acl, RedisCluster, RedisProcess, RedisSentinelSet, RedisServer, SENTINEL_MASTER, ServerTls,
 };
 use crate::support::tls::TlsFiles;
 use auth0_client::config::env::{RedisMode, RedisSettings, Settings};
@@ -528,4 +528,32 @@ async fn the_cache_tracks_over_tls_with_an_acl_user_as_the_store_connects() {
     let response = a.get_bearer("/logout", &tokens.access_token).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     refused_from_now_on(&b, &tokens.access_token).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn in_cluster_mode_the_cache_is_off_and_sessions_work_as_before() {
+    let cluster = RedisCluster::start().await;
+    let settings = RedisSettings {
+        hosts: cluster.hosts(),
+        mode: RedisMode::Cluster,
+        ..normal(0)
+    };
+    let scope = format!("cache-{}", uuid::Uuid::new_v4().simple());
+    let a = replica(settings.clone(), &scope, 1000).await;
+    let b = replica(settings, &scope, 1000).await;
+    let tokens = a.login_tokens().await;
+    assert_eq!(userinfo(&b, &tokens.access_token).await, StatusCode::OK);
+
+    for node in &cluster.nodes {
+        assert!(tracking_ids(node).await.is_empty());
+    }
+    assert_eq!(
+        a.get_bearer("/logout", &tokens.access_token).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    // No cache, nothing to wait for: the very next read is refused.
+    assert_eq!(
+        userinfo(&b, &tokens.access_token).await,
+        StatusCode::UNAUTHORIZED
+    );
 }
