@@ -154,6 +154,7 @@ pub fn config(tenant: &str, address: &str, port: u16) -> Config {
         server: crate::config::server::ServerSettings::default(),
         trusted_proxy_hops: 1,
         authorize_rate_limit: 120,
+        session_cache_size: 0,
     };
     Config { settings, file }
 }

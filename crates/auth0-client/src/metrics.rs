@@ -96,6 +96,36 @@ const DESCRIPTIONS: &[(Kind, &str, Unit, &str)] = &[
         "/authorize calls refused by the per-IP limit, by reason",
     ),
     (
+        Kind::Counter,
+        "session_cache_hits_total",
+        Unit::Count,
+        "Session reads answered from the in-process session cache",
+    ),
+    (
+        Kind::Counter,
+        "session_cache_misses_total",
+        Unit::Count,
+        "Session reads the in-process session cache could not answer (read from Redis)",
+    ),
+    (
+        Kind::Counter,
+        "session_cache_invalidations_total",
+        Unit::Count,
+        "Session keys named by Redis invalidation pushes (CLIENT TRACKING) to the session cache",
+    ),
+    (
+        Kind::Counter,
+        "session_cache_flushes_total",
+        Unit::Count,
+        "Times the whole session cache was emptied (tracking connection lost or replaced, FLUSHALL)",
+    ),
+    (
+        Kind::Gauge,
+        "session_cache_entries",
+        Unit::Count,
+        "Sessions held in the in-process session cache",
+    ),
+    (
         Kind::Gauge,
         BUILD_INFO,
         Unit::Count,
@@ -211,6 +241,51 @@ pub fn store_duration(operation: &'static str, started: Instant) {
     {
         handles.push((operation, handle));
     }
+}
+
+/// Handles of the session cache metrics, asked of the registry once (hits are the hot path).
+struct CacheMetrics {
+    hits: metrics::Counter,
+    misses: metrics::Counter,
+    invalidations: metrics::Counter,
+    flushes: metrics::Counter,
+    entries: metrics::Gauge,
+}
+
+static CACHE: LazyLock<CacheMetrics> = LazyLock::new(|| {
+    crate::telemetry::prometheus();
+    CacheMetrics {
+        hits: counter!("session_cache_hits_total"),
+        misses: counter!("session_cache_misses_total"),
+        invalidations: counter!("session_cache_invalidations_total"),
+        flushes: counter!("session_cache_flushes_total"),
+        entries: metrics::gauge!("session_cache_entries"),
+    }
+});
+
+/// A session read was answered by the session cache.
+pub fn session_cache_hit() {
+    CACHE.hits.increment(1);
+}
+
+/// A session read missed the session cache.
+pub fn session_cache_miss() {
+    CACHE.misses.increment(1);
+}
+
+/// Redis named `keys` session keys in invalidation pushes.
+pub fn session_cache_invalidations(keys: usize) {
+    CACHE.invalidations.increment(keys as u64);
+}
+
+/// The whole session cache was emptied.
+pub fn session_cache_flush() {
+    CACHE.flushes.increment(1);
+}
+
+/// The session cache holds `entries` sessions.
+pub fn session_cache_entries(entries: usize) {
+    CACHE.entries.set(entries as f64);
 }
 
 #[cfg(test)]

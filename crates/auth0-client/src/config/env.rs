@@ -117,6 +117,9 @@ pub struct Settings {
     /// `AUTHORIZE_RATE_LIMIT`: `/authorize` state creations per client IP per minute
     /// (and the burst allowed); 0 turns the limit off.
     pub authorize_rate_limit: u32,
+    /// `SESSION_CACHE_SIZE`: sessions each replica keeps in memory (Redis only, kept
+    /// coherent by `CLIENT TRACKING`); 0 turns the cache off.
+    pub session_cache_size: usize,
 }
 
 impl LogLevel {
@@ -166,6 +169,11 @@ impl Settings {
         let delay_seconds = number("DELAY_SHUTDOWN_SECONDS", 10, 3600);
         let trusted_proxy_hops = number("TRUSTED_PROXY_HOPS", 1, 16) as usize;
         let authorize_rate_limit = number("AUTHORIZE_RATE_LIMIT", 120, 1_000_000) as u32;
+        let session_cache_size = number(
+            "SESSION_CACHE_SIZE",
+            crate::session::cache::DEFAULT_SIZE as u64,
+            10_000_000,
+        ) as usize;
         let idle_seconds = number("SESSION_IDLE_SECONDS", 0, 10 * 365 * 86_400);
         if session_seconds == 0 {
             errors.push("SESSION_DURATION_SECONDS: expected at least 1 second".to_owned());
@@ -285,6 +293,7 @@ impl Settings {
             server,
             trusted_proxy_hops,
             authorize_rate_limit,
+            session_cache_size,
         })
     }
 }
@@ -466,6 +475,15 @@ mod tests {
         assert!(s.session_encryption_keys.is_empty());
         assert_eq!(s.trusted_proxy_hops, 1);
         assert_eq!(s.authorize_rate_limit, 120);
+    }
+
+    #[test]
+    fn the_session_cache_holds_ten_thousand_sessions_unless_told_and_zero_turns_it_off() {
+        assert_eq!(env(&[]).unwrap().session_cache_size, 10_000);
+        let off = env(&[("SESSION_CACHE_SIZE", "0")]).unwrap();
+        assert_eq!(off.session_cache_size, 0);
+        assert!(error_of(&[("SESSION_CACHE_SIZE", "-1")]).starts_with("SESSION_CACHE_SIZE:"));
+        assert!(error_of(&[("SESSION_CACHE_SIZE", "20000000")]).starts_with("SESSION_CACHE_SIZE:"));
     }
 
     #[test]

@@ -24,6 +24,13 @@ pub trait Backend: super::index::IndexBackend + Send + Sync {
     /// A live session record.
     async fn get_session(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
 
+    /// [`Backend::get_session`] for the hot path (`/userinfo`'s view of a session): a
+    /// backend may answer it from a cache kept coherent with the store (see
+    /// `session::cache`). Every other read (refresh, logout, lifecycle) reads the store.
+    async fn get_session_hot(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get_session(key).await
+    }
+
     /// Replaces an existing session record; keeps its expiry, or moves it to
     /// `expires_at_ms` when given. False when there was no record.
     async fn replace_session(

@@ -8,6 +8,7 @@
 //! [`memory::MemoryBackend`]. So both backends get the same semantics and sealing.
 
 pub mod backend;
+pub mod cache;
 pub mod index;
 pub mod lifecycle;
 pub mod memory;

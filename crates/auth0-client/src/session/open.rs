@@ -1,7 +1,9 @@
 //! Builds the session store the settings ask for.
 
+use super::backend::Backend;
+use super::cache::CachedBackend;
 use super::memory::MemoryStore;
-use super::redis::RedisBackend;
+use super::redis::{Keys, RedisBackend, TrackingConnector};
 use super::seal::Sealer;
 use super::store::Store;
 use super::{SessionStore, StoreError};
@@ -32,13 +34,37 @@ pub async fn open_store(settings: &Settings) -> Result<Arc<dyn SessionStore>, St
             None => Arc::new(store),
         });
     };
-    let store = Store::with_backend(RedisBackend::new(redis, &settings.session_scope)?);
-    let store: Arc<dyn SessionStore> = match sealer {
-        Some(sealer) => Arc::new(store.sealed(sealer)),
-        None => Arc::new(store),
+    let backend = RedisBackend::new(redis, &settings.session_scope)?;
+    let connector = match settings.session_cache_size {
+        0 => None,
+        _ => TrackingConnector::new(redis).map_err(|e| StoreError::Unavailable(e.to_string()))?,
+    };
+    let store: Arc<dyn SessionStore> = match connector {
+        Some(connector) => {
+            let keys = Keys::new(&settings.session_scope);
+            let size = settings.session_cache_size;
+            sealed(
+                Store::with_backend(CachedBackend::new(backend, size, keys, connector)),
+                sealer,
+            )
+        }
+        None => {
+            if settings.session_cache_size > 0 {
+                tracing::info!("session cache: off in REDIS_MODE=cluster (see the README)");
+            }
+            sealed(Store::with_backend(backend), sealer)
+        }
     };
     if let Err(error) = store.ping().await {
         tracing::warn!(%error, "session store not reachable yet; serving 503 on session routes until it is");
     }
     Ok(store)
+}
+
+/// `store`, sealed with `sealer` when given.
+fn sealed<B: Backend + 'static>(store: Store<B>, sealer: Option<Sealer>) -> Arc<dyn SessionStore> {
+    match sealer {
+        Some(sealer) => Arc::new(store.sealed(sealer)),
+        None => Arc::new(store),
+    }
 }

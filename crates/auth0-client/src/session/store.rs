@@ -76,15 +76,21 @@ impl<B: Backend> Store<B> {
         self.decode(record, &session_aad(key))
     }
 
-    /// The session record behind `handle`, decoded as `T` (the whole [`Session`] or a view).
+    /// The session record behind `handle`, decoded as `T` (the whole [`Session`] or a
+    /// view); `hot`: through [`Backend::get_session_hot`].
     async fn read_session<T: DeserializeOwned>(
         &self,
         handle: &SessionHandle,
+        hot: bool,
     ) -> Result<Option<T>, StoreError> {
         let started = Instant::now();
         let result = async {
             let key = handle.key();
-            match self.backend.get_session(&key).await? {
+            let record = match hot {
+                true => self.backend.get_session_hot(&key).await?,
+                false => self.backend.get_session(&key).await?,
+            };
+            match record {
                 Some(record) => self.decode_session(&key, &record).map(Some),
                 None => Ok(None),
             }
@@ -156,14 +162,14 @@ impl<B: Backend> SessionStore for Store<B> {
     }
 
     async fn get_session(&self, handle: &SessionHandle) -> Result<Option<Session>, StoreError> {
-        self.read_session(handle).await
+        self.read_session(handle, false).await
     }
 
     async fn get_session_user(
         &self,
         handle: &SessionHandle,
     ) -> Result<Option<SessionUser>, StoreError> {
-        self.read_session(handle).await
+        self.read_session(handle, true).await
     }
 
     async fn update_session(

@@ -9,6 +9,7 @@ mod ops;
 mod platform;
 mod reliability;
 mod server;
+mod session_cache;
 #[macro_use]
 mod sessions;
 mod startup;

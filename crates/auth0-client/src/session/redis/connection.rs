@@ -60,28 +60,10 @@ impl Connection {
                 )?))
             }
             RedisMode::Sentinel { master_name } => {
-                let (sentinel_credentials, retry_without_credentials) =
-                    match &settings.sentinel_auth {
-                        SentinelAuth::SameAsNodes => (credentials.clone(), password.is_some()),
-                        SentinelAuth::Own { username, password } => (
-                            self::credentials(
-                                username.as_deref(),
-                                password.as_ref().map(|p| p.expose()),
-                            ),
-                            false,
-                        ),
-                    };
-                let sentinels = settings
-                    .hosts
-                    .iter()
-                    .map(|(host, port)| nodes.info(host.clone(), *port, &sentinel_credentials))
-                    .collect::<RedisResult<Vec<_>>>()?;
-                let resolver = Arc::new(SentinelResolver::new(
-                    sentinels,
-                    retry_without_credentials,
-                    master_name.clone(),
+                let resolver = Arc::new(sentinel_resolver(
+                    settings,
+                    master_name,
                     credentials,
-                    nodes,
                     connection_config(),
                 )?);
                 Ok(Self::Sentinel(Reconnecting::new(move || {
@@ -153,25 +135,60 @@ impl Connection {
     }
 }
 
+/// The resolver of `settings`' sentinels for `master_name`, connecting to the master
+/// as `master_template` (its credentials) with `config`.
+pub(super) fn sentinel_resolver(
+    settings: &RedisSettings,
+    master_name: &str,
+    master_template: RedisConnectionInfo,
+    config: AsyncConnectionConfig,
+) -> RedisResult<SentinelResolver> {
+    let nodes = Nodes::new(settings.tls.as_ref());
+    let password = settings.password.as_ref().map(|p| p.expose());
+    let (sentinel_credentials, retry_without_credentials) = match &settings.sentinel_auth {
+        SentinelAuth::SameAsNodes => (
+            credentials(settings.username.as_deref(), password),
+            password.is_some(),
+        ),
+        SentinelAuth::Own { username, password } => (
+            credentials(username.as_deref(), password.as_ref().map(|p| p.expose())),
+            false,
+        ),
+    };
+    let sentinels = settings
+        .hosts
+        .iter()
+        .map(|(host, port)| nodes.info(host.clone(), *port, &sentinel_credentials))
+        .collect::<RedisResult<Vec<_>>>()?;
+    SentinelResolver::new(
+        sentinels,
+        retry_without_credentials,
+        master_name.to_owned(),
+        master_template,
+        nodes,
+        config,
+    )
+}
+
 fn is_readonly(error: &RedisError) -> bool {
     error.code() == Some("READONLY")
 }
 
-fn no_host() -> RedisError {
+pub(super) fn no_host() -> RedisError {
     RedisError::from((
         redis::ErrorKind::InvalidClientConfig,
         "REDIS_HOSTS names no host",
     ))
 }
 
-fn connection_config() -> AsyncConnectionConfig {
+pub(super) fn connection_config() -> AsyncConnectionConfig {
     AsyncConnectionConfig::new()
         .set_connection_timeout(Some(CONNECT_TIMEOUT))
         .set_response_timeout(Some(RESPONSE_TIMEOUT))
 }
 
 /// A connection template with `username` and `password`, when given.
-fn credentials(username: Option<&str>, password: Option<&str>) -> RedisConnectionInfo {
+pub(super) fn credentials(username: Option<&str>, password: Option<&str>) -> RedisConnectionInfo {
     let mut credentials = RedisConnectionInfo::default();
     if let Some(username) = username {
         credentials = credentials.set_username(username);

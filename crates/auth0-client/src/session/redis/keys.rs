@@ -32,6 +32,19 @@ impl Keys {
         format!("{}session:{{{key}}}", self.prefix)
     }
 
+    /// What every session key starts with (before its `{handle hash}`).
+    pub fn session_prefix(&self) -> String {
+        format!("{}session:", self.prefix)
+    }
+
+    /// The handle hash of a session key made by [`Keys::session`], if it is one.
+    pub fn session_of<'a>(&self, redis_key: &'a str) -> Option<&'a str> {
+        redis_key
+            .strip_prefix(self.prefix.as_str())?
+            .strip_prefix("session:{")?
+            .strip_suffix('}')
+    }
+
     /// An authorization state, by state hash.
     pub fn state(&self, key: &str) -> String {
         format!("{}state:{{{key}}}", self.prefix)
@@ -85,6 +98,15 @@ mod tests {
         );
         assert!(keys.seen("jti").starts_with("auth0-client:shop:seen:{"));
         assert_eq!(keys.activity("a1"), "auth0-client:shop:activity:{a1}");
+    }
+
+    #[test]
+    fn a_session_key_gives_back_its_handle_hash() {
+        let keys = Keys::new("shop");
+        assert_eq!(keys.session_of(&keys.session("ab12")), Some("ab12"));
+        assert!(keys.session("ab12").starts_with(&keys.session_prefix()));
+        assert_eq!(keys.session_of(&keys.state("ab12")), None);
+        assert_eq!(keys.session_of(&Keys::new("other").session("ab12")), None);
     }
 
     #[test]

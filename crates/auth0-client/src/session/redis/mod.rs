@@ -10,8 +10,10 @@ mod index;
 mod keys;
 mod sentinel;
 mod tls;
+mod tracking;
 
 pub use keys::Keys;
+pub use tracking::TrackingConnector;
 
 use super::StoreError;
 use super::backend::{Backend, millis, now_ms};

@@ -93,6 +93,14 @@ impl SentinelResolver {
 
     /// A connection to the node the sentinels name as master, checked with `ROLE`.
     pub async fn connect(&self) -> RedisResult<MultiplexedConnection> {
+        self.connect_with(&self.config).await
+    }
+
+    /// [`SentinelResolver::connect`], the master connection made with `config`.
+    pub async fn connect_with(
+        &self,
+        config: &AsyncConnectionConfig,
+    ) -> RedisResult<MultiplexedConnection> {
         let answers = join_all(self.sentinels.iter().map(|sentinel| self.ask(sentinel))).await;
         let mut named: Vec<((String, u16), usize)> = Vec::new();
         let mut last_error = None;
@@ -107,7 +115,7 @@ impl SentinelResolver {
         }
         named.sort_by_key(|(_, votes)| std::cmp::Reverse(*votes));
         for ((host, port), _) in named {
-            match self.connect_master(host, port).await {
+            match self.connect_master(host, port, config).await {
                 Ok(connection) => return Ok(connection),
                 Err(error) => last_error = Some(error),
             }
@@ -149,12 +157,17 @@ impl SentinelResolver {
             .unwrap_or_else(|_| Err(failure("a sentinel did not answer in time")))
     }
 
-    async fn connect_master(&self, host: String, port: u16) -> RedisResult<MultiplexedConnection> {
+    async fn connect_master(
+        &self,
+        host: String,
+        port: u16,
+        config: &AsyncConnectionConfig,
+    ) -> RedisResult<MultiplexedConnection> {
         let info = self.nodes.info(host, port, &self.master_template)?;
         let mut connection = self
             .nodes
             .client(info)?
-            .get_multiplexed_async_connection_with_config(&self.config)
+            .get_multiplexed_async_connection_with_config(config)
             .await?;
         let role: Vec<Value> = cmd("ROLE").query_async(&mut connection).await?;
         match role.first() {

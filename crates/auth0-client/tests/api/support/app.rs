@@ -212,6 +212,9 @@ pub fn settings() -> Settings {
         server: auth0_client::config::server::ServerSettings::default(),
         trusted_proxy_hops: 1,
         authorize_rate_limit: 120,
+        // Off unless a test turns it on (`session_cache.rs`): other tests edit Redis
+        // directly and read the result back at once.
+        session_cache_size: 0,
     }
 }
 
