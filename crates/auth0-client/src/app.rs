@@ -1,6 +1,7 @@
 //! Wiring: shared state, the router, bind and serve with graceful shutdown.
 
 use crate::config::Config;
+use crate::config::tuning::Tuning;
 use crate::http::{auth, docs, error, ops, users};
 use crate::login::Login;
 use crate::session::SessionStore;
@@ -41,8 +42,20 @@ pub struct Shared {
 impl AppState {
     /// Builds the state; fails with a message naming the bad configuration field.
     pub fn new(config: Arc<Config>, sessions: Arc<dyn SessionStore>) -> Result<Self, String> {
-        let login = Arc::new(Login::new(&config, sessions.clone())?);
-        let management = Arc::new(crate::users::Users::new(&config.file.management_client)?);
+        Self::with_tuning(config, sessions, Tuning::default())
+    }
+
+    /// [`AppState::new`] with explicit timeouts, leases and clock.
+    pub fn with_tuning(
+        config: Arc<Config>,
+        sessions: Arc<dyn SessionStore>,
+        tuning: Tuning,
+    ) -> Result<Self, String> {
+        let management = Arc::new(crate::users::Users::with_tuning(
+            &config.file.management_client,
+            &tuning,
+        )?);
+        let login = Arc::new(Login::with_tuning(&config, sessions.clone(), tuning)?);
         Ok(Self(Arc::new(Shared {
             config,
             sessions,
@@ -138,8 +151,17 @@ impl Application {
     /// Builds the state and binds `HTTP_ADDRESS:HTTP_PORT`, or every interface (IPv6 and
     /// IPv4) without `HTTP_ADDRESS` (port 0: any free port).
     pub async fn build(config: Config, store: Arc<dyn SessionStore>) -> anyhow::Result<Self> {
+        Self::build_tuned(config, store, Tuning::default()).await
+    }
+
+    /// [`Application::build`] with explicit timeouts, leases and clock (tests).
+    pub async fn build_tuned(
+        config: Config,
+        store: Arc<dyn SessionStore>,
+        tuning: Tuning,
+    ) -> anyhow::Result<Self> {
         let address = config.settings.server.address;
-        Self::bind(config, store, address).await
+        Self::bind(config, store, address, tuning).await
     }
 
     /// [`Application::build`] on a given interface (dev mode binds loopback only).
@@ -148,17 +170,19 @@ impl Application {
         store: Arc<dyn SessionStore>,
         ip: IpAddr,
     ) -> anyhow::Result<Self> {
-        Self::bind(config, store, Some(ip)).await
+        Self::bind(config, store, Some(ip), Tuning::default()).await
     }
 
     async fn bind(
         config: Config,
         store: Arc<dyn SessionStore>,
         address: Option<IpAddr>,
+        tuning: Tuning,
     ) -> anyhow::Result<Self> {
         crate::telemetry::prometheus();
         let port = config.settings.http_port;
-        let state = AppState::new(Arc::new(config), store).map_err(anyhow::Error::msg)?;
+        let state =
+            AppState::with_tuning(Arc::new(config), store, tuning).map_err(anyhow::Error::msg)?;
         let listener = crate::server::bind(address, port).map_err(|error| {
             let shown = address.map_or_else(|| "every interface".to_owned(), |ip| ip.to_string());
             anyhow::anyhow!(

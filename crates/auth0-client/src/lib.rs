@@ -7,6 +7,7 @@
 pub mod app;
 pub mod auth0;
 pub mod cli;
+pub mod clock;
 pub mod config;
 #[cfg(feature = "dev")]
 pub mod dev;

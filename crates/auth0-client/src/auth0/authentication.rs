@@ -172,12 +172,22 @@ pub fn is_token68(token: &str) -> bool {
 #[derive(Debug, Clone)]
 pub struct AuthenticationApi {
     http: reqwest::Client,
+    call_timeout: Duration,
 }
 
 impl AuthenticationApi {
     /// A client on a shared `reqwest::Client`; each call adds its own [`CALL_TIMEOUT`].
     pub fn new(http: reqwest::Client) -> Self {
-        Self { http }
+        Self {
+            http,
+            call_timeout: CALL_TIMEOUT,
+        }
+    }
+
+    /// Sets the upper bound of each call (default [`CALL_TIMEOUT`]).
+    pub fn with_call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = timeout;
+        self
     }
 
     /// `POST {auth0Url}/oauth/token` with `grant`.
@@ -227,7 +237,7 @@ impl AuthenticationApi {
         let mut request = self
             .http
             .post(format!("{}/oauth/token", app.base_url))
-            .timeout(CALL_TIMEOUT)
+            .timeout(self.call_timeout)
             .form(&form);
         if let Some(basic) = basic_credentials(app) {
             request = request.header(AUTHORIZATION, basic);
@@ -260,7 +270,7 @@ impl AuthenticationApi {
         let mut request = self
             .http
             .post(format!("{}/oauth/revoke", app.base_url))
-            .timeout(CALL_TIMEOUT)
+            .timeout(self.call_timeout)
             .form(&form);
         if let Some(basic) = basic_credentials(app) {
             request = request.header(AUTHORIZATION, basic);

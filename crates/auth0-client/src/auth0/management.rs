@@ -7,6 +7,7 @@
 //! past it the caller gets [`ManagementError::RateLimited`]. Every call has a timeout and
 //! is counted in metrics.
 
+use crate::clock::{Clock, SystemClock};
 use crate::config::file::ManagementClientConfig;
 use crate::metrics;
 use crate::secret::Secret;
@@ -16,6 +17,7 @@ use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::Deserialize;
 use serde_json::Value;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::Mutex;
 
@@ -147,6 +149,7 @@ pub struct ManagementApi {
     client_secret: Secret,
     options: ManagementOptions,
     token: Mutex<TokenSlot>,
+    clock: Arc<dyn Clock>,
 }
 
 impl ManagementApi {
@@ -171,7 +174,14 @@ impl ManagementApi {
             client_secret: config.client_secret.clone(),
             options,
             token: Mutex::new(TokenSlot::default()),
+            clock: Arc::new(SystemClock),
         })
+    }
+
+    /// Sets the clock the token's renewal reads (tests move it by hand).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// `GET /api/v2/users?q=…&search_engine=v3&per_page=…&page=…` (with totals when asked).
@@ -328,9 +338,13 @@ impl ManagementApi {
     /// The cached token, or a new one fetched while concurrent callers wait.
     /// Callers that waited for a fetch that failed get its error instead of fetching again.
     async fn token(&self) -> Result<Secret, ManagementError> {
-        let asked_at = Instant::now();
+        let asked_at = self.clock.instant();
         let mut slot = self.token.lock().await;
-        if let Some(token) = slot.cached.as_ref().filter(|t| Instant::now() < t.renew_at) {
+        if let Some(token) = slot
+            .cached
+            .as_ref()
+            .filter(|t| self.clock.instant() < t.renew_at)
+        {
             metrics::management_token_hit();
             return Ok(token.value.clone());
         }
@@ -348,7 +362,7 @@ impl ManagementApi {
                 Ok(value)
             }
             Err(error) => {
-                slot.failure = Some((Instant::now(), error.clone()));
+                slot.failure = Some((self.clock.instant(), error.clone()));
                 Err(error)
             }
         }
@@ -372,7 +386,7 @@ impl ManagementApi {
             ("client_secret", self.client_secret.expose()),
             ("audience", audience.as_str()),
         ];
-        let started = Instant::now();
+        let started = self.clock.instant();
         let response = self
             .send("management_token", || self.http.post(&url).form(&form))
             .await?;

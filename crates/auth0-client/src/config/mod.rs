@@ -6,6 +6,7 @@ pub mod file;
 pub mod origins;
 pub mod redis_tls;
 pub mod server;
+pub mod tuning;
 pub mod validate;
 
 pub use env::Settings;

@@ -108,7 +108,7 @@ impl Login {
         };
         let claims = self
             .jwks
-            .verify_logout_token(token, &expected, LOGOUT_TOKEN_MAX_AGE, super::unix_now())
+            .verify_logout_token(token, &expected, LOGOUT_TOKEN_MAX_AGE, self.unix_now())
             .await
             .map_err(describe)?;
         // The jti is remembered once the sessions have ended: a store failure in between

@@ -18,6 +18,7 @@ pub mod user;
 use crate::auth0::authentication::{Auth0Error, AuthenticationApi};
 use crate::auth0::jwks::{Expected, JwksCache, TokenError};
 use crate::config::Config;
+use crate::config::tuning::Tuning;
 use crate::secret::Secret;
 use crate::session::{Session, SessionHandle, SessionStore, StoreError};
 use client::ClientProfile;
@@ -112,6 +113,7 @@ pub struct Login {
     sessions: Arc<dyn SessionStore>,
     throttle: throttle::StateThrottle,
     idle: Option<idle::IdleTimeout>,
+    tuning: Tuning,
 }
 
 impl std::fmt::Debug for Login {
@@ -125,6 +127,15 @@ impl std::fmt::Debug for Login {
 impl Login {
     /// Prepares every configured client; fails with a message naming the bad field.
     pub fn new(config: &Config, sessions: Arc<dyn SessionStore>) -> Result<Self, String> {
+        Self::with_tuning(config, sessions, Tuning::default())
+    }
+
+    /// [`Login::new`] with explicit timeouts, leases and clock.
+    pub fn with_tuning(
+        config: &Config,
+        sessions: Arc<dyn SessionStore>,
+        tuning: Tuning,
+    ) -> Result<Self, String> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(3))
             .redirect(reqwest::redirect::Policy::none())
@@ -142,14 +153,18 @@ impl Login {
             default_client: config.file.default_client.clone().filter(|c| !c.is_empty()),
             namespaces: config.file.custom_claims_namespaces.clone(),
             session_duration: config.settings.session_duration,
-            auth0: AuthenticationApi::new(http.clone()),
-            jwks: JwksCache::new(http),
+            auth0: AuthenticationApi::new(http.clone())
+                .with_call_timeout(tuning.auth0_call_timeout),
+            jwks: JwksCache::new(http)
+                .with_refetch_interval(tuning.jwks_refetch_interval)
+                .with_clock(Arc::new(crate::clock::Shared(tuning.clock.clone()))),
             sessions,
             throttle: throttle::StateThrottle::new(config.settings.authorize_rate_limit),
             idle: config
                 .settings
                 .session_idle
                 .map(|idle| idle::IdleTimeout::new(idle, Arc::new(idle::SystemClock))),
+            tuning,
         })
     }
 
@@ -209,9 +224,16 @@ impl Login {
     }
 }
 
-/// Now as Unix seconds.
-fn unix_now() -> i64 {
-    OffsetDateTime::now_utc().unix_timestamp()
+impl Login {
+    /// Now as Unix seconds, on the service's clock.
+    fn unix_now(&self) -> i64 {
+        self.tuning.clock.unix_now()
+    }
+
+    /// Now, on the service's clock.
+    fn now_utc(&self) -> OffsetDateTime {
+        self.tuning.clock.now_utc()
+    }
 }
 
 /// `now + seconds`, saturating.

@@ -7,7 +7,7 @@
 
 use super::same_user::same_user;
 use super::user::user_object;
-use super::{Issued, Login, LoginError, expiry_after, unix_now};
+use super::{Issued, Login, LoginError, expiry_after};
 use crate::auth0::authentication::Grant;
 use crate::metrics;
 use crate::secret::Secret;
@@ -17,21 +17,22 @@ use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 use tokio::time::Instant;
 
-/// Lease of the refresh lock: longer than one Auth0 call.
+/// Lease of the refresh lock (default of [`Tuning::refresh_lease`]): longer than one
+/// Auth0 call.
+///
+/// [`Tuning::refresh_lease`]: crate::config::tuning::Tuning::refresh_lease
 pub const REFRESH_LEASE: Duration = Duration::from_secs(10);
-/// How long a rotated-away handle keeps working.
+/// How long a rotated-away handle keeps working (default of [`Tuning::rotation_grace`]).
+///
+/// [`Tuning::rotation_grace`]: crate::config::tuning::Tuning::rotation_grace
 pub const ROTATION_GRACE: Duration = Duration::from_secs(10);
-/// How often a waiting request re-reads the session.
-const POLL_INTERVAL: Duration = Duration::from_millis(50);
-/// How long a request waits for someone else's refresh.
-const WAIT_BOUND: Duration = Duration::from_secs(12);
 
 /// How a refresh lands in the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
     /// Same handle, new tokens (transparent refresh).
     InPlace,
-    /// New handle = new access token; the old one lives on for [`ROTATION_GRACE`].
+    /// New handle = new access token; the old one lives on for the rotation grace.
     Rotate,
 }
 
@@ -47,11 +48,11 @@ impl Login {
             .ok_or(LoginError::NoSession)?;
         self.check_activity(handle, view.activity_id.as_deref())
             .await?;
-        if view.token_expires_at > unix_now() || !view.has_refresh_token() {
+        if view.token_expires_at > self.unix_now() || !view.has_refresh_token() {
             return Ok(view.user);
         }
         let session = self.session(handle).await?;
-        if session.token_expires_at > unix_now() || session.refresh_token.is_none() {
+        if session.token_expires_at > self.unix_now() || session.refresh_token.is_none() {
             return Ok(session.user);
         }
         Ok(self
@@ -92,14 +93,18 @@ impl Login {
         mode: Mode,
     ) -> Result<Issued, LoginError> {
         let lock = format!("refresh:{}", handle.key());
-        let deadline = Instant::now() + WAIT_BOUND;
+        let deadline = Instant::now() + self.tuning.refresh_wait;
         loop {
-            if let Some(token) = self.sessions.try_lock(&lock, REFRESH_LEASE).await? {
+            if let Some(token) = self
+                .sessions
+                .try_lock(&lock, self.tuning.refresh_lease)
+                .await?
+            {
                 let result = self.refresh_holding_lock(handle, stale, mode).await;
                 self.release(&lock, &token).await;
                 return result;
             }
-            tokio::time::sleep(POLL_INTERVAL).await;
+            tokio::time::sleep(self.tuning.refresh_poll).await;
             let current = self.session(handle).await?;
             if let Some(issued) = self
                 .refreshed_elsewhere(handle, stale, current, mode)
@@ -158,7 +163,7 @@ impl Login {
             }
         };
         let expire_at = OffsetDateTime::from_unix_timestamp(session.token_expires_at)
-            .unwrap_or_else(|_| OffsetDateTime::now_utc());
+            .unwrap_or_else(|_| self.now_utc());
         Ok(Some(Issued {
             handle,
             session,
@@ -235,7 +240,7 @@ impl Login {
             }
             None => current.user.clone(),
         };
-        let expire_at = expiry_after(OffsetDateTime::now_utc(), tokens.expires_in);
+        let expire_at = expiry_after(self.now_utc(), tokens.expires_in);
         // After a transparent refresh the caller still holds the refresh token it was
         // given last; a rotation hands the new one out, so there is none to remember.
         let caller_refresh_token = match mode {
@@ -253,7 +258,7 @@ impl Login {
             id_token: tokens.id_token.unwrap_or(current.id_token),
             token_expires_at: expire_at.unix_timestamp(),
             user,
-            refreshed_at: Some(unix_now()),
+            refreshed_at: Some(self.unix_now()),
             ..current
         };
         let handle = match mode {
@@ -266,7 +271,7 @@ impl Login {
             Mode::Rotate => {
                 let new = SessionHandle::new(session.access_token.expose());
                 self.sessions
-                    .rotate_session(handle, &new, &session, ROTATION_GRACE)
+                    .rotate_session(handle, &new, &session, self.tuning.rotation_grace)
                     .await?;
                 new
             }

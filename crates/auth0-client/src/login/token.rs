@@ -7,7 +7,6 @@ use crate::auth0::authentication::{Auth0Error, Grant, TokenSet};
 use crate::metrics;
 use crate::secret::Secret;
 use crate::session::{Session, SessionHandle};
-use time::OffsetDateTime;
 
 /// A password login as asked by the caller.
 #[derive(Debug)]
@@ -101,7 +100,7 @@ impl Login {
             .filter(|sid| !sid.is_empty())
             .map(str::to_owned);
         let activity_id = self.start_activity().await?;
-        let now = OffsetDateTime::now_utc();
+        let now = self.now_utc();
         let expire_at = expiry_after(now, tokens.expires_in);
         let session = Session {
             client_type: client.name.clone(),

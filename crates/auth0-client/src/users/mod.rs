@@ -77,6 +77,17 @@ impl Users {
         })
     }
 
+    /// The service with the timeouts, retry budget and clock of `tuning`.
+    pub fn with_tuning(
+        config: &ManagementClientConfig,
+        tuning: &crate::config::tuning::Tuning,
+    ) -> Result<Self, String> {
+        Ok(Self {
+            api: ManagementApi::new(config, tuning.management)?.with_clock(tuning.clock.clone()),
+            connections: Connections::from_config(config),
+        })
+    }
+
     /// The Management API client.
     pub fn api(&self) -> &ManagementApi {
         &self.api

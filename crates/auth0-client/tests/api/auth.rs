@@ -571,7 +571,7 @@ async fn a_session_without_a_refresh_token_outlives_its_access_token() {
         .faults()
         .set_access_token_ttl(Duration::from_secs(1));
     let handle = sid(app.password_login(WEBSITE).await.headers());
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    app.clock.advance(Duration::from_secs(2));
 
     let response = app
         .http
@@ -621,7 +621,7 @@ async fn an_expired_access_token_is_refreshed_transparently_by_userinfo(store: S
         .faults()
         .set_access_token_ttl(Duration::from_secs(1));
     let tokens = app.login_tokens().await;
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    app.clock.advance(Duration::from_secs(2));
 
     let response = app.get_bearer("/userinfo", &tokens.access_token).await;
 
@@ -648,7 +648,7 @@ async fn concurrent_userinfo_calls_on_an_expired_session_refresh_once(store: Sto
         .set_access_token_ttl(Duration::from_secs(1));
     let tokens = app.login_tokens().await;
     app.tenant.faults().clear();
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    app.clock.advance(Duration::from_secs(2));
 
     let calls = (0..12).map(|_| app.get_bearer("/userinfo", &tokens.access_token));
     let responses = futures::future::join_all(calls).await;
@@ -667,23 +667,22 @@ async fn a_refresh_lock_left_by_a_crashed_replica_only_delays_the_refresh(store:
         .set_access_token_ttl(Duration::from_secs(1));
     let tokens = app.login_tokens().await;
     app.tenant.faults().clear();
+    app.clock.advance(Duration::from_secs(2));
     let handle = auth0_client::session::SessionHandle::new(tokens.access_token.clone());
-    let lease = Duration::from_secs(2);
+    let lease = Duration::from_millis(300);
+    let before_lock = std::time::Instant::now();
     let taken = app
         .sessions
         .try_lock(&format!("refresh:{}", handle.key()), lease)
         .await;
     assert!(taken.unwrap().is_some(), "the test holds the lock");
-    tokio::time::sleep(Duration::from_millis(1100)).await;
 
-    let started = std::time::Instant::now();
     let response = app.get_bearer("/userinfo", &tokens.access_token).await;
 
     assert_eq!(response.status(), StatusCode::OK);
-    assert!(
-        started.elapsed() >= Duration::from_millis(500),
-        "it waited for the lease"
-    );
+    // Order, not a window: the refresh could only start once the crashed holder's lease
+    // had run out, so the answer comes after it.
+    assert!(before_lock.elapsed() >= lease, "it waited for the lease");
     assert_eq!(grants(&app, "refresh_token"), 1);
 }
 
@@ -694,7 +693,7 @@ async fn an_auth0_outage_during_a_transparent_refresh_is_502_and_the_session_sur
         .faults()
         .set_access_token_ttl(Duration::from_secs(1));
     let tokens = app.login_tokens().await;
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    app.clock.advance(Duration::from_secs(2));
     app.tenant.faults().set_error("/oauth/token", 503);
 
     assert_error(app.get_bearer("/userinfo", &tokens.access_token).await, 502).await;
@@ -728,7 +727,7 @@ async fn a_refresh_token_revoked_at_auth0_ends_the_session_at_the_next_refresh()
         .await
         .unwrap();
     assert!(revoke.status().is_success());
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    app.clock.advance(Duration::from_secs(2));
 
     let message = assert_error(app.get_bearer("/userinfo", &tokens.access_token).await, 401).await;
 
@@ -791,7 +790,7 @@ async fn the_login_refresh_token_still_refreshes_after_transparent_refreshes(sto
     // Two transparent refreshes: Auth0 rotates the refresh token each time, the caller
     // never sees the new ones.
     for _ in 0..2 {
-        tokio::time::sleep(Duration::from_millis(2100)).await;
+        app.clock.advance(Duration::from_secs(2));
         let response = app.get_bearer("/userinfo", &tokens.access_token).await;
         assert_eq!(response.status(), StatusCode::OK);
     }
@@ -839,7 +838,7 @@ async fn concurrent_refreshes_with_the_login_refresh_token_after_a_transparent_r
         .set_access_token_ttl(Duration::from_secs(1));
     let tokens = app.login_tokens().await;
     app.tenant.faults().clear();
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    app.clock.advance(Duration::from_secs(2));
     let userinfo = app.get_bearer("/userinfo", &tokens.access_token).await;
     assert_eq!(userinfo.status(), StatusCode::OK);
     assert_eq!(grants(&app, "refresh_token"), 1);
@@ -858,8 +857,15 @@ async fn concurrent_refreshes_with_the_login_refresh_token_after_a_transparent_r
 
 on_both_stores!(the_old_handle_stops_working_after_the_rotation_grace);
 async fn the_old_handle_stops_working_after_the_rotation_grace(store: Store) {
-    let app = TestApp::spawn_on(store).await;
+    let grace = Duration::from_millis(500);
+    let app = TestApp::spawn_with(Options {
+        store,
+        tuning: Box::new(move |tuning| tuning.rotation_grace = grace),
+        ..Options::default()
+    })
+    .await;
     let tokens = app.login_tokens().await;
+    let rotating = std::time::Instant::now();
     let response = app
         .refresh(
             "/oauth/refreshtoken",
@@ -869,8 +875,24 @@ async fn the_old_handle_stops_working_after_the_rotation_grace(store: Store) {
         .await;
     let rotated: Tokens = response.json().await.unwrap();
 
-    tokio::time::sleep(auth0_client::login::refresh::ROTATION_GRACE + Duration::from_secs(1)).await;
-
+    // Waits for the event (the old handle answers 401), then checks its order: never
+    // before the grace had passed.
+    let ended = loop {
+        let status = app
+            .get_bearer("/userinfo", &tokens.access_token)
+            .await
+            .status();
+        if status == StatusCode::UNAUTHORIZED {
+            break rotating.elapsed();
+        }
+        assert_eq!(status, StatusCode::OK, "the old handle works until then");
+        assert!(
+            rotating.elapsed() < Duration::from_secs(30),
+            "the grace never ended"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(ended >= grace, "ended after {ended:?}, before the grace");
     assert_error(app.get_bearer("/userinfo", &tokens.access_token).await, 401).await;
     assert_eq!(
         app.get_bearer("/userinfo", &rotated.access_token)
@@ -1162,8 +1184,12 @@ async fn auth0_failing_is_502_and_auth0_unreachable_is_502() {
 
 #[tokio::test]
 async fn auth0_too_slow_is_504() {
-    let app = TestApp::spawn().await;
-    let timeout = auth0_client::auth0::authentication::CALL_TIMEOUT;
+    let timeout = Duration::from_millis(300);
+    let app = TestApp::spawn_with(Options {
+        tuning: Box::new(move |tuning| tuning.auth0_call_timeout = timeout),
+        ..Options::default()
+    })
+    .await;
     app.tenant
         .faults()
         .set_latency("/oauth/token", timeout + Duration::from_secs(2));

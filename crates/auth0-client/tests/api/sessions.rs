@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::support::redis::{Acl, RedisCluster, RedisSentinelSet, RedisServer, SENTINEL_MASTER};
+use crate::support::wait::until;
 use auth0_client::config::env::{EncryptionKey, RedisMode, RedisSettings};
 use auth0_client::secret::Secret;
 use auth0_client::session::redis::RedisBackend;
@@ -249,13 +250,16 @@ pub mod behaviours {
         store.put_session(&handle, &session).await.unwrap();
         assert!(store.get_session(&handle).await.unwrap().is_some());
         let ends = std::time::UNIX_EPOCH + Duration::from_secs(session.expires_at as u64);
-        tokio::time::sleep(
-            ends.duration_since(std::time::SystemTime::now())
-                .unwrap_or_default()
-                + Duration::from_millis(100),
-        )
+        // Waits for the event (the record is gone), then checks its order: not before
+        // the session's expiry (whole seconds, so a Redis TTL may round up, never down).
+        let gone_at = until("the session ends", || async {
+            store.get_session(&handle).await.unwrap().is_none()
+        })
         .await;
-        assert_eq!(store.get_session(&handle).await.unwrap(), None);
+        assert!(
+            gone_at + Duration::from_secs(1) >= ends,
+            "ended before its expiry"
+        );
         assert!(
             !store
                 .active_users()
@@ -274,7 +278,7 @@ pub mod behaviours {
         let mut rotated = session.clone();
         rotated.refresh_token = Some(Secret::new(unique("rt2")));
         store
-            .rotate_session(&old, &new, &rotated, Duration::from_millis(700))
+            .rotate_session(&old, &new, &rotated, Duration::from_secs(60))
             .await
             .unwrap();
         // Each handle links to the other, so that ending the session on one ends both.
@@ -297,11 +301,23 @@ pub mod behaviours {
             Some(read_only),
             "old handle works in the grace, read-only"
         );
-        tokio::time::sleep(Duration::from_millis(900)).await;
-        assert_eq!(
-            store.get_session(&old).await.unwrap(),
-            None,
-            "old handle ends after the grace"
+        // The same rotation with a short grace: the old handle ends (an event waited
+        // for), never before the grace, and the new one stays.
+        let (old, new) = (handle(), handle());
+        store.put_session(&old, &session).await.unwrap();
+        let grace = Duration::from_millis(200);
+        let rotating = std::time::SystemTime::now();
+        store
+            .rotate_session(&old, &new, &rotated, grace)
+            .await
+            .unwrap();
+        let gone_at = until("the old handle ends after the grace", || async {
+            store.get_session(&old).await.unwrap().is_none()
+        })
+        .await;
+        assert!(
+            gone_at.duration_since(rotating).unwrap_or_default() >= grace,
+            "old handle ended before the grace"
         );
         assert_eq!(store.get_session(&new).await.unwrap(), Some(current));
         assert!(
@@ -364,21 +380,24 @@ pub mod behaviours {
             "a foreign token does not release"
         );
         store.unlock(&name, &token).await.unwrap();
-        let short = store
-            .try_lock(&name, Duration::from_millis(300))
-            .await
-            .unwrap();
+        let lease = Duration::from_millis(200);
+        let taking = std::time::SystemTime::now();
+        let short = store.try_lock(&name, lease).await.unwrap();
         assert!(short.is_some(), "released lock can be taken again");
-        assert_eq!(
+        // Waits for the event (the lease ends and the lock can be taken), then checks
+        // its order: never before the lease.
+        let freed_at = until("an expired lease frees the lock", || async {
             store
-                .try_lock(&name, Duration::from_millis(300))
+                .try_lock(&name, Duration::from_secs(30))
                 .await
-                .unwrap(),
-            None
+                .unwrap()
+                .is_some()
+        })
+        .await;
+        assert!(
+            freed_at.duration_since(taking).unwrap_or_default() >= lease,
+            "the lock was free before its lease ended"
         );
-        tokio::time::sleep(Duration::from_millis(450)).await;
-        let after_lease = store.try_lock(&name, Duration::from_secs(1)).await.unwrap();
-        assert!(after_lease.is_some(), "an expired lease frees the lock");
         store.unlock(&name, &short.unwrap()).await.unwrap();
         assert_eq!(
             store.try_lock(&name, Duration::from_secs(1)).await.unwrap(),
@@ -1055,97 +1074,66 @@ async fn a_frozen_redis_makes_the_store_unavailable_within_the_timeout() {
 /// Service-level behaviour: app replicas sharing one Redis, in front of one devtenant.
 mod replicas {
     use super::*;
-    use crate::support::app::{DEV_EMAIL, DEV_PASSWORD, TOKEN, Tokens, config_file};
-    use auth0_client::app::AppState;
-    use auth0_client::config::Config;
-    use auth0_client::session::open_store;
+    use crate::support::app::{DEV_EMAIL, Options, TestApp, Tokens};
+    use auth0_client::clock::ManualClock;
     use auth0_devtenant::{DevTenant, TenantConfig};
     use std::collections::BTreeMap;
-    use std::net::SocketAddr;
 
-    /// One app replica on 127.0.0.1:<random port>.
-    struct Replica {
-        address: String,
-        http: reqwest::Client,
-    }
+    /// One app replica: a [`TestApp`] on a shared devtenant and Redis.
+    struct Replica(TestApp);
 
     impl Replica {
         /// A replica in front of `tenant`, on the Redis of `redis` under `scope`.
-        async fn spawn(tenant: &DevTenant, redis: RedisSettings, scope: &str) -> Replica {
+        async fn spawn(tenant: &Arc<DevTenant>, redis: RedisSettings, scope: &str) -> Replica {
             Self::spawn_sealed(tenant, redis, scope, Vec::new()).await
         }
 
         /// A replica whose records are sealed with `SESSION_ENCRYPTION_KEY` = `keys`.
         async fn spawn_sealed(
-            tenant: &DevTenant,
+            tenant: &Arc<DevTenant>,
             redis: RedisSettings,
             scope: &str,
             keys: Vec<EncryptionKey>,
         ) -> Replica {
-            let mut settings = crate::support::app::settings();
-            settings.redis = Some(redis);
-            settings.session_scope = scope.to_owned();
-            settings.session_encryption_keys = keys;
-            let sessions = open_store(&settings).await.unwrap();
-            let config = Arc::new(Config {
-                settings,
-                file: config_file(&tenant.url()),
-            });
-            let state = AppState::new(config, sessions).unwrap();
-            let router = auth0_client::app::router(state);
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let address = format!("http://{}", listener.local_addr().unwrap());
-            tokio::spawn(async move {
-                axum::serve(
-                    listener,
-                    router.into_make_service_with_connect_info::<SocketAddr>(),
-                )
-                .await
-            });
-            let http = reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .timeout(Duration::from_secs(30))
-                .build()
-                .unwrap();
-            Replica { address, http }
+            Self::spawn_on_clock(tenant, redis, scope, keys, None).await
+        }
+
+        /// A replica reading the time from `clock` (shared by replicas), if given.
+        async fn spawn_on_clock(
+            tenant: &Arc<DevTenant>,
+            redis: RedisSettings,
+            scope: &str,
+            keys: Vec<EncryptionKey>,
+            clock: Option<Arc<ManualClock>>,
+        ) -> Replica {
+            let scope = scope.to_owned();
+            Replica(
+                TestApp::spawn_with(Options {
+                    on_tenant: Some(tenant.clone()),
+                    redis: Some(redis),
+                    clock,
+                    edit_settings: Box::new(move |settings| {
+                        settings.session_scope = scope;
+                        settings.session_encryption_keys = keys;
+                    }),
+                    ..Options::default()
+                })
+                .await,
+            )
         }
 
         async fn login(&self) -> Tokens {
-            let response = self
-                .http
-                .post(format!("{}/oauth/token", self.address))
-                .header("client-type", TOKEN)
-                .form(&[
-                    ("grant_type", "password"),
-                    ("username", DEV_EMAIL),
-                    ("password", DEV_PASSWORD),
-                ])
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(response.status(), 200, "login: {:?}", response.text().await);
-            response.json().await.unwrap()
+            self.0.login_tokens().await
         }
 
         async fn get(&self, path: &str, bearer: &str) -> reqwest::Response {
-            self.http
-                .get(format!("{}{path}", self.address))
-                .bearer_auth(bearer)
-                .send()
-                .await
-                .unwrap()
+            self.0.get_bearer(path, bearer).await
         }
-    }
 
-    impl Replica {
         async fn refresh(&self, bearer: &str, refresh_token: &str) -> reqwest::Response {
-            self.http
-                .post(format!("{}/oauth/refreshtoken", self.address))
-                .bearer_auth(bearer)
-                .json(&serde_json::json!({ "refresh_token": refresh_token }))
-                .send()
+            self.0
+                .refresh("/oauth/refreshtoken", bearer, refresh_token)
                 .await
-                .unwrap()
         }
     }
 
@@ -1155,7 +1143,7 @@ mod replicas {
 
     #[tokio::test(flavor = "multi_thread")]
     async fn a_session_made_on_one_replica_is_used_and_ended_on_another() {
-        let tenant = DevTenant::start(TenantConfig::default()).await.unwrap();
+        let tenant = Arc::new(DevTenant::start(TenantConfig::default()).await.unwrap());
         let redis = RedisServer::start().await;
         let scope = unique("replicas");
         let first = Replica::spawn(&tenant, normal(&redis), &scope).await;
@@ -1185,7 +1173,7 @@ mod replicas {
 
     #[tokio::test(flavor = "multi_thread")]
     async fn with_an_encryption_key_a_redis_dump_after_login_holds_no_token() {
-        let tenant = DevTenant::start(TenantConfig::default()).await.unwrap();
+        let tenant = Arc::new(DevTenant::start(TenantConfig::default()).await.unwrap());
         let redis = RedisServer::start().await;
         let key = EncryptionKey::from_bytes(rand::random());
         let replica = Replica::spawn_sealed(&tenant, normal(&redis), "sealed", vec![key]).await;
@@ -1227,7 +1215,7 @@ mod replicas {
 
     #[tokio::test(flavor = "multi_thread")]
     async fn a_session_made_before_a_sentinel_failover_still_answers_after_it() {
-        let tenant = DevTenant::start(TenantConfig::default()).await.unwrap();
+        let tenant = Arc::new(DevTenant::start(TenantConfig::default()).await.unwrap());
         let mut set = RedisSentinelSet::start().await;
         let mode = RedisMode::Sentinel {
             master_name: SENTINEL_MASTER.into(),
@@ -1274,7 +1262,7 @@ mod replicas {
 
     #[tokio::test(flavor = "multi_thread")]
     async fn replicas_on_a_redis_cluster_share_sessions() {
-        let tenant = DevTenant::start(TenantConfig::default()).await.unwrap();
+        let tenant = Arc::new(DevTenant::start(TenantConfig::default()).await.unwrap());
         let cluster = RedisCluster::start().await;
         let first = Replica::spawn(
             &tenant,
@@ -1303,7 +1291,7 @@ mod replicas {
 
     #[tokio::test(flavor = "multi_thread")]
     async fn a_session_is_not_seen_by_a_replica_of_another_scope() {
-        let tenant = DevTenant::start(TenantConfig::default()).await.unwrap();
+        let tenant = Arc::new(DevTenant::start(TenantConfig::default()).await.unwrap());
         let redis = RedisServer::start().await;
         let shop = Replica::spawn(&tenant, normal(&redis), "shop").await;
         let admin = Replica::spawn(&tenant, normal(&redis), "admin").await;
@@ -1320,19 +1308,21 @@ mod replicas {
 
     /// Two replicas sharing one Redis, and a login (on the first) whose access token has
     /// expired; refreshed tokens get the normal lifetime again.
-    async fn expired_login_on_two_replicas() -> (DevTenant, RedisServer, Arc<[Replica; 2]>, Tokens)
-    {
-        let tenant = DevTenant::start(TenantConfig::default()).await.unwrap();
+    async fn expired_login_on_two_replicas()
+    -> (Arc<DevTenant>, RedisServer, Arc<[Replica; 2]>, Tokens) {
+        let tenant = Arc::new(DevTenant::start(TenantConfig::default()).await.unwrap());
         let redis = RedisServer::start().await;
         let scope = unique("expired");
+        let clock = ManualClock::new();
+        let on_clock = || Some(clock.clone());
         let replicas = Arc::new([
-            Replica::spawn(&tenant, normal(&redis), &scope).await,
-            Replica::spawn(&tenant, normal(&redis), &scope).await,
+            Replica::spawn_on_clock(&tenant, normal(&redis), &scope, Vec::new(), on_clock()).await,
+            Replica::spawn_on_clock(&tenant, normal(&redis), &scope, Vec::new(), on_clock()).await,
         ]);
         tenant.faults().set_access_token_ttl(Duration::from_secs(1));
         let tokens = replicas[0].login().await;
         tenant.faults().clear();
-        tokio::time::sleep(Duration::from_millis(2100)).await;
+        clock.advance(Duration::from_secs(2));
         (tenant, redis, replicas, tokens)
     }
 
@@ -1403,7 +1393,7 @@ mod replicas {
 
     #[tokio::test(flavor = "multi_thread")]
     async fn a_redis_restart_under_load_gives_503s_then_200s_and_never_401_or_500() {
-        let tenant = DevTenant::start(TenantConfig::default()).await.unwrap();
+        let tenant = Arc::new(DevTenant::start(TenantConfig::default()).await.unwrap());
         let mut redis = RedisServer::start().await;
         let scope = unique("outage");
         let replicas = Arc::new([

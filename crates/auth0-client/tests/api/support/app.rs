@@ -4,12 +4,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use super::redis::RedisServer;
-use auth0_client::app::AppState;
+use auth0_client::app::{Application, Lifecycle};
+use auth0_client::clock::ManualClock;
 use auth0_client::config::Config;
 use auth0_client::config::env::{LogLevel, RedisMode, RedisSettings, Settings};
 use auth0_client::config::file::{
     ClientConfig, ConfigFile, ConnectionRef, ManagementClientConfig, SameSite,
 };
+use auth0_client::config::tuning::Tuning;
 use auth0_client::secret::Secret;
 use auth0_client::session::{SessionStore, open_store};
 use auth0_devtenant::{DevTenant, TenantConfig};
@@ -17,7 +19,6 @@ use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,6 +53,8 @@ pub type EditConfig = Box<dyn FnOnce(&mut ConfigFile) + Send>;
 pub type EditTenant = Box<dyn FnOnce(&mut TenantConfig) + Send>;
 /// Edits the app's settings (environment) before it starts.
 pub type EditSettings = Box<dyn FnOnce(&mut Settings) + Send>;
+/// Edits the app's timeouts and leases before it starts (its clock is the test's).
+pub type EditTuning = Box<dyn FnOnce(&mut Tuning) + Send>;
 
 /// Knobs of [`TestApp::spawn_with`].
 pub struct Options {
@@ -63,6 +66,14 @@ pub struct Options {
     pub tenant: EditTenant,
     /// Edits the settings before the app starts.
     pub edit_settings: EditSettings,
+    /// Edits the timeouts and leases before the app starts.
+    pub tuning: EditTuning,
+    /// A running devtenant to use instead of starting one (replicas share one).
+    pub on_tenant: Option<Arc<DevTenant>>,
+    /// Redis settings to use instead of `store` (replicas share one Redis).
+    pub redis: Option<RedisSettings>,
+    /// A clock to share with other apps instead of a new one.
+    pub clock: Option<Arc<ManualClock>>,
 }
 
 impl Default for Options {
@@ -72,6 +83,10 @@ impl Default for Options {
             edit: Box::new(|_| {}),
             tenant: Box::new(|_| {}),
             edit_settings: Box::new(|_| {}),
+            tuning: Box::new(|_| {}),
+            on_tenant: None,
+            redis: None,
+            clock: None,
         }
     }
 }
@@ -81,7 +96,7 @@ pub struct TestApp {
     /// `http://127.0.0.1:<port>`.
     pub address: String,
     /// The devtenant the app talks to.
-    pub tenant: DevTenant,
+    pub tenant: Arc<DevTenant>,
     /// Redirects off; cookies are not stored (read them from `Set-Cookie`).
     pub http: reqwest::Client,
     /// The app's session store, for assertions.
@@ -92,6 +107,10 @@ pub struct TestApp {
     pub login: Arc<auth0_client::login::Login>,
     /// The redis-server behind the store, with [`Store::Redis`].
     pub redis: Option<RedisServer>,
+    /// The app's clock: advance it instead of sleeping for tokens to expire.
+    pub clock: Arc<ManualClock>,
+    /// Readiness and shutdown of the app.
+    pub lifecycle: Arc<Lifecycle>,
 }
 
 /// What `/oauth/token` answers to a token client.
@@ -235,17 +254,24 @@ impl TestApp {
 
     /// The app with `options`.
     pub async fn spawn_with(options: Options) -> TestApp {
-        let mut tenant_config = TenantConfig::default();
-        (options.tenant)(&mut tenant_config);
-        let tenant = DevTenant::start(tenant_config)
-            .await
-            .expect("devtenant starts");
+        let tenant = match options.on_tenant {
+            Some(tenant) => tenant,
+            None => {
+                let mut tenant_config = TenantConfig::default();
+                (options.tenant)(&mut tenant_config);
+                Arc::new(
+                    DevTenant::start(tenant_config)
+                        .await
+                        .expect("devtenant starts"),
+                )
+            }
+        };
         let tenant_url = tenant.url();
         let mut file = config_file(&tenant_url);
         (options.edit)(&mut file);
-        let redis = match options.store {
-            Store::Memory => None,
-            Store::Redis => Some(RedisServer::start().await),
+        let redis = match (options.store, &options.redis) {
+            (Store::Redis, None) => Some(RedisServer::start().await),
+            _ => None,
         };
         let mut settings = settings();
         settings.redis = redis.as_ref().map(|server| RedisSettings {
@@ -256,23 +282,28 @@ impl TestApp {
             sentinel_auth: Default::default(),
             tls: None,
         });
+        if options.redis.is_some() {
+            settings.redis = options.redis;
+        }
         (options.edit_settings)(&mut settings);
+        settings.server.address = Some(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
         let sessions = open_store(&settings).await.expect("session store opens");
-        let config = Arc::new(Config { settings, file });
-        let state = AppState::new(config.clone(), sessions.clone()).expect("app state builds");
-        let login = state.login.clone();
-        let router = auth0_client::app::router(state);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let port = listener.local_addr().expect("local addr").port();
-        tokio::spawn(async move {
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await
-        });
+        let clock = options.clock.unwrap_or_else(ManualClock::new);
+        let mut tuning = Tuning::default();
+        (options.tuning)(&mut tuning);
+        tuning.clock = clock.clone();
+        let application =
+            Application::build_tuned(Config { settings, file }, sessions.clone(), tuning)
+                .await
+                .expect("the app builds");
+        let port = application.port();
+        let state = application.state().clone();
+        let (config, login, lifecycle) = (
+            state.config.clone(),
+            state.login.clone(),
+            state.lifecycle.clone(),
+        );
+        tokio::spawn(application.run_until_stopped());
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
@@ -286,6 +317,8 @@ impl TestApp {
             config,
             login,
             redis,
+            clock,
+            lifecycle,
         }
     }
 

@@ -3,3 +3,4 @@
 pub mod app;
 pub mod redis;
 pub mod tls;
+pub mod wait;
