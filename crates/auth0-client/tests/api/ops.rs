@@ -4,58 +4,52 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use crate::support::app::{DEV_EMAIL, DEV_PASSWORD, TOKEN, assert_error, config_file, settings};
-use auth0_client::app::{Application, Lifecycle};
-use auth0_client::config::Config;
+use crate::support::app::{
+    DEV_EMAIL, DEV_PASSWORD, Options, TOKEN, TestApp, assert_error, config_file, settings,
+};
+use crate::support::wait::until;
 use auth0_client::config::env::{LogLevel, Settings};
 use auth0_client::config::file::ConfigFile;
-use auth0_client::session::MemoryStore;
 use auth0_client::telemetry::{JsonLayer, LineWriter};
-use auth0_devtenant::{DevTenant, TenantConfig};
 use serde_json::Value;
-use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tracing_subscriber::layer::SubscriberExt as _;
 
-/// The real `Application` (router, middleware, shutdown) on loopback, port 0.
-struct Served {
-    address: String,
-    lifecycle: Arc<Lifecycle>,
-    server: tokio::task::JoinHandle<std::io::Result<()>>,
-    http: reqwest::Client,
-    tenant: DevTenant,
+/// The real `Application` (router, middleware, shutdown) on loopback, port 0: a
+/// [`TestApp`] with a plain `GET` helper.
+struct Served(TestApp);
+
+impl std::ops::Deref for Served {
+    type Target = TestApp;
+
+    fn deref(&self) -> &TestApp {
+        &self.0
+    }
 }
 
 impl Served {
-    async fn start(edit: impl FnOnce(&mut Settings, &mut ConfigFile)) -> Served {
-        let tenant = DevTenant::start(TenantConfig::default()).await.unwrap();
-        let mut file = config_file(&tenant.url());
-        let mut settings = settings();
-        edit(&mut settings, &mut file);
-        let config = Config { settings, file };
-        let app = Application::build_on(
-            config,
-            Arc::new(MemoryStore::new()),
-            IpAddr::V4(Ipv4Addr::LOCALHOST),
+    async fn start(edit: impl FnOnce(&mut Settings, &mut ConfigFile) + Send + 'static) -> Served {
+        // `edit` sees the settings and the config file together: it runs on the file,
+        // the settings it wrote replace the harness's.
+        let edited = Arc::new(Mutex::new(None::<Settings>));
+        let slot = edited.clone();
+        Served(
+            TestApp::spawn_with(Options {
+                edit: Box::new(move |file| {
+                    let mut settings = settings();
+                    edit(&mut settings, file);
+                    *slot.lock().unwrap() = Some(settings);
+                }),
+                edit_settings: Box::new(move |settings| {
+                    if let Some(edited) = edited.lock().unwrap().take() {
+                        *settings = edited;
+                    }
+                }),
+                ..Options::default()
+            })
+            .await,
         )
-        .await
-        .unwrap();
-        let address = format!("http://127.0.0.1:{}", app.port());
-        let lifecycle = app.state().lifecycle.clone();
-        let server = tokio::spawn(app.run_until_stopped());
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(10))
-            .build()
-            .unwrap();
-        Served {
-            address,
-            lifecycle,
-            server,
-            http,
-            tenant,
-        }
     }
 
     async fn get(&self, path: &str) -> reqwest::Response {
@@ -91,7 +85,7 @@ async fn check_up_is_ko_when_a_tenant_jwks_is_unreachable() {
         .local_addr()
         .unwrap()
         .port();
-    let app = Served::start(|_, file| {
+    let app = Served::start(move |_, file| {
         if let Some(client) = file.clients.get_mut(TOKEN) {
             client.auth0_url = format!("http://127.0.0.1:{closed}");
         }
@@ -206,7 +200,7 @@ async fn readiness_fails_at_once_on_shutdown_and_the_listener_closes_after_the_d
         200,
         "still serving during the delay"
     );
-    let stopped = tokio::time::timeout(Duration::from_secs(10), app.server).await;
+    let stopped = tokio::time::timeout(Duration::from_secs(10), app.0.server).await;
     assert!(
         matches!(stopped, Ok(Ok(Ok(())))),
         "server stops after the delay"
@@ -214,7 +208,7 @@ async fn readiness_fails_at_once_on_shutdown_and_the_listener_closes_after_the_d
     let fresh = reqwest::Client::new();
     assert!(
         fresh
-            .get(format!("{}/-/healthz", app.address))
+            .get(format!("{}/-/healthz", app.0.address))
             .send()
             .await
             .is_err()
@@ -359,10 +353,20 @@ async fn requests_in_flight_at_shutdown_finish() {
         ])
         .send();
     let login = tokio::spawn(login);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The event, not a pause: the login has reached Auth0 (which holds it) when the
+    // shutdown starts.
+    until("the login reaches the tenant", || async {
+        app.tenant
+            .stats()
+            .requests
+            .get("POST /oauth/token")
+            .copied()
+            == Some(1)
+    })
+    .await;
     app.lifecycle.shutdown();
     let response = login.await.unwrap().unwrap();
     assert_eq!(response.status(), 200, "the in-flight login completes");
-    let stopped = tokio::time::timeout(Duration::from_secs(10), app.server).await;
+    let stopped = tokio::time::timeout(Duration::from_secs(10), app.0.server).await;
     assert!(matches!(stopped, Ok(Ok(Ok(())))));
 }

@@ -4,33 +4,30 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::support::app::{
-    DEV_EMAIL, DEV_PASSWORD, DEV_USER_ID, TOKEN, assert_error, config_file, settings,
+    DEV_EMAIL, DEV_PASSWORD, DEV_USER_ID, Options, TOKEN, TestApp, assert_error,
 };
-use auth0_client::app::AppState;
 use auth0_client::auth0::management::{ManagementOptions, RetryPolicy};
-use auth0_client::config::Config;
 use auth0_client::config::file::ConfigFile;
-use auth0_client::session::{SessionStore, open_store};
-use auth0_client::users::Users;
-use auth0_devtenant::{DevTenant, TenantConfig};
 use futures::StreamExt;
 use reqwest::StatusCode;
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 const UPA: &str = "Username-Password-Authentication";
 const OTHER: &str = "Other-Database";
 
-/// The app (auth + users routes) in front of its own devtenant.
-struct UsersApp {
-    address: String,
-    tenant: DevTenant,
-    http: reqwest::Client,
-    sessions: Arc<dyn SessionStore>,
+/// The app (auth + users routes) in front of its own devtenant: a [`TestApp`] with
+/// user-management helpers.
+struct UsersApp(TestApp);
+
+impl std::ops::Deref for UsersApp {
+    type Target = TestApp;
+
+    fn deref(&self) -> &TestApp {
+        &self.0
+    }
 }
 
 impl UsersApp {
@@ -39,47 +36,21 @@ impl UsersApp {
     }
 
     async fn spawn_with(
-        edit: impl FnOnce(&mut ConfigFile),
+        edit: impl FnOnce(&mut ConfigFile) + Send + 'static,
         options: Option<ManagementOptions>,
     ) -> Self {
-        let tenant = DevTenant::start(TenantConfig::default())
-            .await
-            .expect("devtenant starts");
-        let mut file = config_file(&tenant.url());
-        edit(&mut file);
-        let settings = settings();
-        let sessions = open_store(&settings).await.expect("memory store");
-        let config = Arc::new(Config { settings, file });
-        let mut state = AppState::new(config.clone(), sessions.clone()).expect("state");
-        if let Some(options) = options {
-            state = state.with_management(Arc::new(
-                Users::with_options(&config.file.management_client, options).expect("users"),
-            ));
-        }
-        let router = auth0_client::app::router(state);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        tokio::spawn(async move {
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await
-        });
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap();
-        Self {
-            address: format!("http://127.0.0.1:{port}"),
-            tenant,
-            http,
-            sessions,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.address)
+        Self(
+            TestApp::spawn_with(Options {
+                edit: Box::new(edit),
+                tuning: Box::new(move |tuning| {
+                    if let Some(options) = options {
+                        tuning.management = options;
+                    }
+                }),
+                ..Options::default()
+            })
+            .await,
+        )
     }
 
     async fn get(&self, path: &str, query: &[(&str, &str)]) -> reqwest::Response {
@@ -752,7 +723,7 @@ async fn an_expired_token_is_renewed_and_a_refused_one_refetched_once() {
     app.emails(&[], None).await;
     app.emails(&[], None).await;
     assert_eq!(app.client_credentials_grants(), 1);
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    app.clock.advance(Duration::from_secs(2));
     app.emails(&[], None).await;
     assert_eq!(app.client_credentials_grants(), 2, "renewed after expiry");
 

@@ -111,6 +111,8 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     /// Readiness and shutdown of the app.
     pub lifecycle: Arc<Lifecycle>,
+    /// The serving task: ends once a shutdown has finished.
+    pub server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 /// What `/oauth/token` answers to a token client.
@@ -286,7 +288,10 @@ impl TestApp {
             settings.redis = options.redis;
         }
         (options.edit_settings)(&mut settings);
-        settings.server.address = Some(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+        settings
+            .server
+            .address
+            .get_or_insert(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
         let sessions = open_store(&settings).await.expect("session store opens");
         let clock = options.clock.unwrap_or_else(ManualClock::new);
         let mut tuning = Tuning::default();
@@ -303,7 +308,7 @@ impl TestApp {
             state.login.clone(),
             state.lifecycle.clone(),
         );
-        tokio::spawn(application.run_until_stopped());
+        let server = tokio::spawn(application.run_until_stopped());
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
@@ -319,6 +324,7 @@ impl TestApp {
             redis,
             clock,
             lifecycle,
+            server,
         }
     }
 
