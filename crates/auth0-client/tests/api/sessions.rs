@@ -1402,14 +1402,19 @@ mod replicas {
         ]);
         let tokens = replicas[0].login().await;
 
+        // Every answer as (replica, sent at, status, time taken), visible while the load runs.
+        type Seen = Arc<std::sync::Mutex<Vec<(usize, Instant, u16, Duration)>>>;
+        let seen: Seen = Arc::default();
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let started = Instant::now();
         let workers: Vec<_> = (0..8)
             .map(|i| {
-                let (replicas, bearer, stop) =
-                    (replicas.clone(), tokens.access_token.clone(), stop.clone());
+                let (replicas, bearer, stop, seen) = (
+                    replicas.clone(),
+                    tokens.access_token.clone(),
+                    stop.clone(),
+                    seen.clone(),
+                );
                 tokio::spawn(async move {
-                    let mut seen = Vec::new();
                     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                         let sent = Instant::now();
                         let status = replicas[i % 2]
@@ -1417,66 +1422,89 @@ mod replicas {
                             .await
                             .status()
                             .as_u16();
-                        seen.push((sent.duration_since(started), status, sent.elapsed()));
+                        seen.lock()
+                            .unwrap()
+                            .push((i % 2, sent, status, sent.elapsed()));
                     }
-                    seen
                 })
             })
             .collect();
+        let answered = |after: Instant, status: u16, replica: Option<usize>| {
+            seen.lock().unwrap().iter().any(|(r, sent, s, _)| {
+                *sent >= after && *s == status && replica.is_none_or(|want| *r == want)
+            })
+        };
 
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        // Events, not pauses: load is served, Redis stops, the outage is seen, Redis
+        // comes back, both replicas recover.
+        let started = Instant::now();
+        until("the load is served", || async {
+            answered(started, 200, Some(0)) && answered(started, 200, Some(1))
+        })
+        .await;
         redis.stop().await;
-        let stopped_at = started.elapsed();
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        let stopped_at = Instant::now();
+        until("the outage is seen", || async {
+            answered(stopped_at, 503, None)
+        })
+        .await;
         redis.restart().await;
-        let restarted_at = started.elapsed();
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        let restarted_at = Instant::now();
+        until("both replicas recover", || async {
+            answered(restarted_at, 200, Some(0)) && answered(restarted_at, 200, Some(1))
+        })
+        .await;
+        let recovered_at = Instant::now();
+        until("load after the recovery", || async {
+            seen.lock()
+                .unwrap()
+                .iter()
+                .filter(|(_, sent, _, _)| *sent >= recovered_at)
+                .count()
+                >= 32
+        })
+        .await;
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
-
-        let mut seen = Vec::new();
         for worker in workers {
-            seen.extend(worker.await.unwrap());
+            worker.await.unwrap();
         }
-        seen.sort_by_key(|(at, _, _)| *at);
+
+        let seen = seen.lock().unwrap().clone();
         let mut counts = BTreeMap::new();
-        for (_, status, _) in &seen {
+        for (_, _, status, _) in &seen {
             *counts.entry(*status).or_insert(0) += 1;
         }
         let slowest_503 = seen
             .iter()
-            .filter(|(_, s, _)| *s == 503)
-            .map(|(_, _, took)| *took)
+            .filter(|(_, _, s, _)| *s == 503)
+            .map(|(_, _, _, took)| *took)
             .max();
-        let recovered_at = seen
-            .iter()
-            .filter(|(at, s, _)| *at > restarted_at && *s == 200)
-            .map(|(at, _, _)| *at)
-            .next();
         println!(
-            "FIGURE redis restart under load: statuses {counts:?}; stopped at {stopped_at:?}, restarted at {restarted_at:?}, \
-             first 200 after restart at {recovered_at:?}, slowest 503 {slowest_503:?}"
+            "FIGURE redis restart under load: statuses {counts:?}; stopped at {:?}, restarted at {:?}, \
+             both replicas recovered at {:?}, slowest 503 {slowest_503:?}",
+            stopped_at - started,
+            restarted_at - started,
+            recovered_at - started,
         );
 
         assert!(
             counts.keys().all(|s| *s == 200 || *s == 503),
             "only 200 and 503: {counts:?}"
         );
+        // The bound under test is the store's own operation timeout (1 s), not a window
+        // on the machine's speed: a 503 never waits for a dead Redis much longer.
         assert!(
-            counts.get(&503).copied().unwrap_or(0) > 0,
-            "the outage was seen: {counts:?}"
-        );
-        assert!(
-            slowest_503.unwrap() < Duration::from_secs(2),
+            slowest_503.unwrap() < 3 * auth0_client::session::redis::OPERATION_TIMEOUT,
             "503s come quickly: {slowest_503:?}"
         );
-        let last_second: Vec<u16> = seen
+        let after_recovery: Vec<u16> = seen
             .iter()
-            .filter(|(at, _, _)| *at > restarted_at + Duration::from_secs(1))
-            .map(|(_, s, _)| *s)
+            .filter(|(_, sent, _, _)| *sent >= recovered_at)
+            .map(|(_, _, s, _)| *s)
             .collect();
         assert!(
-            !last_second.is_empty() && last_second.iter().all(|s| *s == 200),
-            "recovered: {last_second:?}"
+            after_recovery.iter().all(|s| *s == 200),
+            "recovered: {after_recovery:?}"
         );
         assert_eq!(
             replicas[1]

@@ -489,7 +489,7 @@ impl RedisSentinelSet {
                 Instant::now() < deadline,
                 "sentinel set not ready within 30 s"
             );
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
@@ -641,7 +641,7 @@ impl RedisCluster {
                 Instant::now() < deadline,
                 "cluster_state not ok within 30 s"
             );
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
