@@ -7,18 +7,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::support::app::{
-    DEV_EMAIL, DEV_PASSWORD, DEV_USER_ID, TOKEN, Tokens, WEBSITE, config_file, location, query_of,
-    set_cookies, settings, sid,
+    DEV_EMAIL, DEV_PASSWORD, DEV_USER_ID, Options, TOKEN, TestApp, Tokens, WEBSITE, location,
+    query_of, set_cookies, sid,
 };
 use crate::support::redis::RedisServer;
-use auth0_client::app::AppState;
-use auth0_client::config::Config;
 use auth0_client::config::env::{RedisMode, RedisSettings};
-use auth0_client::session::{SessionStore, open_store};
 use auth0_devtenant::{BACKCHANNEL_LOGOUT_EVENT, DevTenant, TenantConfig};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,11 +43,15 @@ fn normal(server: &RedisServer) -> RedisSettings {
     }
 }
 
-/// One app replica on 127.0.0.1:<random port>.
-struct Replica {
-    address: String,
-    http: reqwest::Client,
-    sessions: Arc<dyn SessionStore>,
+/// One app replica: a [`TestApp`] on a shared devtenant (and Redis).
+struct Replica(TestApp);
+
+impl std::ops::Deref for Replica {
+    type Target = TestApp;
+
+    fn deref(&self) -> &TestApp {
+        &self.0
+    }
 }
 
 /// A session as the caller holds it: the cookie of a website client, or the tokens.
@@ -72,41 +72,17 @@ impl Held {
 
 impl Replica {
     /// A replica in front of `tenant` on `redis` (memory when `None`) under `scope`.
-    async fn spawn(tenant: &DevTenant, redis: Option<&RedisServer>, scope: &str) -> Replica {
-        auth0_client::telemetry::prometheus();
-        let mut settings = settings();
-        settings.redis = redis.map(normal);
-        settings.session_scope = scope.to_owned();
-        let sessions = open_store(&settings).await.unwrap();
-        let config = Arc::new(Config {
-            settings,
-            file: config_file(&tenant.url()),
-        });
-        let state = AppState::new(config, sessions.clone()).unwrap();
-        let router = auth0_client::app::router(state);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move {
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await
-        });
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap();
-        Replica {
-            address,
-            http,
-            sessions,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.address)
+    async fn spawn(tenant: &Arc<DevTenant>, redis: Option<&RedisServer>, scope: &str) -> Replica {
+        let scope = scope.to_owned();
+        Replica(
+            TestApp::spawn_with(Options {
+                on_tenant: Some(tenant.clone()),
+                redis: redis.map(normal),
+                edit_settings: Box::new(move |settings| settings.session_scope = scope),
+                ..Options::default()
+            })
+            .await,
+        )
     }
 
     fn backchannel_url(&self) -> String {
@@ -295,7 +271,7 @@ fn logout_token(tenant: &DevTenant, aud: &str, overrides: Value) -> String {
 async fn one_auth0_logout_ends_the_sessions_of_both_clients_across_two_replicas_on_redis() {
     // Arrange: one tenant, one Redis, two replicas; each client's back-channel URL on a
     // different replica; the user logs in to both clients through one Auth0 session.
-    let tenant = DevTenant::start(TenantConfig::default()).await.unwrap();
+    let tenant = Arc::new(DevTenant::start(TenantConfig::default()).await.unwrap());
     let redis = RedisServer::start().await;
     let scope = unique("lifecycle");
     let first = Replica::spawn(&tenant, Some(&redis), &scope).await;
@@ -344,7 +320,7 @@ async fn one_auth0_logout_ends_the_sessions_of_both_clients_across_two_replicas_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_logout_token_with_sid_ends_only_that_logins_sessions_on_the_memory_store() {
-    let tenant = DevTenant::start(TenantConfig::default()).await.unwrap();
+    let tenant = Arc::new(DevTenant::start(TenantConfig::default()).await.unwrap());
     let app = Replica::spawn(&tenant, None, "memory").await;
     let (_, first_login) = app.browser_login(&tenant, TOKEN, None).await;
     let (_, second_login) = app.browser_login(&tenant, TOKEN, None).await;
@@ -376,7 +352,7 @@ async fn a_logout_token_with_sid_ends_only_that_logins_sessions_on_the_memory_st
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_logout_token_with_only_sub_ends_the_users_sessions_of_that_client_only() {
-    let tenant = DevTenant::start(TenantConfig::default()).await.unwrap();
+    let tenant = Arc::new(DevTenant::start(TenantConfig::default()).await.unwrap());
     let redis = RedisServer::start().await;
     let app = Replica::spawn(&tenant, Some(&redis), "sub-only").await;
     let (cookie, website) = app.browser_login(&tenant, WEBSITE, None).await;
@@ -397,7 +373,7 @@ async fn a_logout_token_with_only_sub_ends_the_users_sessions_of_that_client_onl
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_invalid_logout_token_is_a_400_oauth_error_and_ends_nothing() {
-    let tenant = DevTenant::start(TenantConfig::default()).await.unwrap();
+    let tenant = Arc::new(DevTenant::start(TenantConfig::default()).await.unwrap());
     let app = Replica::spawn(&tenant, None, "invalid").await;
     let held = Held::Tokens(app.password_login().await);
     let aud = "dev-token-client";
@@ -475,7 +451,7 @@ async fn an_invalid_logout_token_is_a_400_oauth_error_and_ends_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_replayed_logout_token_is_refused_by_every_replica() {
-    let tenant = DevTenant::start(TenantConfig::default()).await.unwrap();
+    let tenant = Arc::new(DevTenant::start(TenantConfig::default()).await.unwrap());
     let redis = RedisServer::start().await;
     let scope = unique("replay");
     let first = Replica::spawn(&tenant, Some(&redis), &scope).await;
@@ -701,11 +677,14 @@ mod session_control {
 
 mod idle_timeout {
     use super::*;
+    use crate::support::app::{config_file, settings};
+    use auth0_client::config::Config;
     use auth0_client::login::Login;
     use auth0_client::login::idle::Clock;
     use auth0_client::login::token::PasswordLogin;
     use auth0_client::secret::Secret;
     use auth0_client::session::SessionHandle;
+    use auth0_client::session::{SessionStore, open_store};
     use std::sync::atomic::{AtomicI64, Ordering};
 
     /// A clock moved by hand.
@@ -728,12 +707,12 @@ mod idle_timeout {
         clock: Arc<ManualClock>,
         store: Arc<dyn SessionStore>,
         redis: RedisServer,
-        _tenant: DevTenant,
+        _tenant: Arc<DevTenant>,
     }
 
     /// A login service with `SESSION_IDLE_SECONDS=100` on a real Redis and a manual clock.
     async fn fixture(idle: Option<Duration>) -> Fixture {
-        let tenant = DevTenant::start(TenantConfig::default()).await.unwrap();
+        let tenant = Arc::new(DevTenant::start(TenantConfig::default()).await.unwrap());
         let redis = RedisServer::start().await;
         let mut settings = settings();
         settings.redis = Some(normal(&redis));
@@ -865,7 +844,7 @@ mod store_records {
     use crate::support::redis::RedisCluster;
     use auth0_client::secret::Secret;
     use auth0_client::session::redis::RedisBackend;
-    use auth0_client::session::{MemoryStore, Session, SessionHandle, Store};
+    use auth0_client::session::{MemoryStore, Session, SessionHandle, SessionStore, Store};
 
     fn session(user_id: &str, sid: Option<&str>) -> Session {
         let now = unix_now();

@@ -10,19 +10,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::sessions::{Fixture, behaviours, session_of, sessions_survive_a_master_kill};
-use crate::support::app::{DEV_EMAIL, DEV_PASSWORD, TOKEN, Tokens, config_file};
+use crate::support::app::{DEV_EMAIL, Options, TestApp, Tokens, config_file};
 use crate::support::redis::{
     Acl, RedisCluster, RedisSentinelSet, RedisServer, SENTINEL_MASTER, ServerTls,
 };
 use crate::support::tls::TlsFiles;
-use auth0_client::app::AppState;
-use auth0_client::config::Config;
 use auth0_client::config::env::{RedisSettings, Settings};
 use auth0_client::session::redis::RedisBackend;
-use auth0_client::session::{SessionHandle, SessionStore, Store, StoreError, open_store};
+use auth0_client::session::{SessionHandle, SessionStore, Store, StoreError};
 use auth0_devtenant::{DevTenant, TenantConfig};
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -115,7 +112,7 @@ async fn assert_store_and_service_work(env: &RedisEnv, processes: impl Send + 's
     // By reference: the fixture keeps the processes up for the service below.
     with_behaviours!(run_every_behaviour!(&fixture,));
 
-    let tenant = DevTenant::start(TenantConfig::default()).await.unwrap();
+    let tenant = Arc::new(DevTenant::start(TenantConfig::default()).await.unwrap());
     let service = Service::spawn(&tenant, env.settings()).await;
     let tokens = service.login().await;
     let userinfo = service.get("/userinfo", &tokens.access_token).await;
@@ -248,7 +245,7 @@ async fn assert_refused_naming(env: &RedisEnv, variable: &str, secrets: &[&str])
         assert!(!line.contains(secret), "a secret in: {line}");
     }
 
-    let tenant = DevTenant::start(TenantConfig::default()).await.unwrap();
+    let tenant = Arc::new(DevTenant::start(TenantConfig::default()).await.unwrap());
     let served = ServedBinary::start(&tenant, env).await;
     let check_up = served.get("/-/check-up").await;
     assert_eq!(check_up.status(), 503);
@@ -343,61 +340,27 @@ async fn a_wrong_sentinel_password_names_the_sentinel_password() {
     .await;
 }
 
-/// The service's router on 127.0.0.1:<random port>, on the store of `redis`.
-struct Service {
-    address: String,
-    http: reqwest::Client,
-}
+/// The service on 127.0.0.1:<random port>, on the store of `redis`: a [`TestApp`].
+struct Service(TestApp);
 
 impl Service {
-    async fn spawn(tenant: &DevTenant, redis: RedisSettings) -> Service {
-        let mut settings = crate::support::app::settings();
-        settings.redis = Some(redis);
-        let sessions = open_store(&settings).await.unwrap();
-        let config = Arc::new(Config {
-            settings,
-            file: config_file(&tenant.url()),
-        });
-        let router = auth0_client::app::router(AppState::new(config, sessions).unwrap());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move {
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await
-        });
-        Service {
-            address,
-            http: http_client(),
-        }
+    async fn spawn(tenant: &Arc<DevTenant>, redis: RedisSettings) -> Service {
+        Service(
+            TestApp::spawn_with(Options {
+                on_tenant: Some(tenant.clone()),
+                redis: Some(redis),
+                ..Options::default()
+            })
+            .await,
+        )
     }
 
     async fn login(&self) -> Tokens {
-        let response = self
-            .http
-            .post(format!("{}/oauth/token", self.address))
-            .header("client-type", TOKEN)
-            .form(&[
-                ("grant_type", "password"),
-                ("username", DEV_EMAIL),
-                ("password", DEV_PASSWORD),
-            ])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200, "login: {:?}", response.text().await);
-        response.json().await.unwrap()
+        self.0.login_tokens().await
     }
 
     async fn get(&self, path: &str, bearer: &str) -> reqwest::Response {
-        self.http
-            .get(format!("{}{path}", self.address))
-            .bearer_auth(bearer)
-            .send()
-            .await
-            .unwrap()
+        self.0.get_bearer(path, bearer).await
     }
 }
 
