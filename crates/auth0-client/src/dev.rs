@@ -3,17 +3,13 @@
 
 use crate::app::Application;
 use crate::config::Config;
+use crate::config::dev_tenant::{self, UPA};
 use crate::config::env::{LogLevel, Settings};
-use crate::config::file::{
-    ClientConfig, ConfigFile, ConnectionRef, ManagementClientConfig, SameSite,
-};
-use crate::secret::Secret;
 use auth0_devtenant::{DevTenant, TenantConfig};
 use axum::Router;
 use axum::extract::Path;
 use axum::response::Html;
 use axum::routing::get;
-use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -27,8 +23,6 @@ pub const DEV_PASSWORD: &str = "DevPassword1!";
 pub const WEBSITE: &str = "website";
 /// Client type of the token client.
 pub const TOKEN: &str = "token";
-/// The default connection of the dev tenant.
-const UPA: &str = "Username-Password-Authentication";
 
 /// Runs dev mode on `127.0.0.1:port` (0: any free port), or on `listen` with a warning,
 /// until Ctrl-C.
@@ -74,69 +68,16 @@ fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
-/// The generated configuration: a `website` cookie client (the default) and a `token`
-/// client with `offline_access`, both on the dev tenant at `tenant`.
+/// The generated configuration: the dev tenant's clients (`website`, the default, and
+/// `token`, both on both database connections) at `tenant`, redirecting to dev mode's
+/// callback page.
 pub fn config(tenant: &str, address: &str, port: u16) -> Config {
-    let client = |id: &str, secret: &str, kind: &str, scopes: &[&str]| ClientConfig {
-        auth0_url: tenant.to_owned(),
-        client_id: id.to_owned(),
-        client_secret: Secret::new(secret),
-        redirect_url: format!("{address}/dev/callback/{kind}"),
-        scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
-        audience: None,
-        supported_signing_algs: Vec::new(),
-        supported_connections: vec![UPA.to_owned(), "Other-Database".to_owned()],
-        default_connection: Some(UPA.to_owned()),
-        same_site: None,
-        authorize_state_required: false,
-        token_endpoint_auth_method: None,
-        allowed_origins: Vec::new(),
-    };
-    let mut website = client(
-        "dev-website-client",
-        "dev-website-secret",
-        WEBSITE,
-        &["website", "openid", "profile", "email"],
-    );
-    website.same_site = Some(SameSite::Lax);
-    let token = client(
-        "dev-token-client",
-        "dev-token-secret",
-        TOKEN,
-        &["openid", "profile", "email", "offline_access"],
-    );
-    let connections = BTreeMap::from([
-        (
-            UPA.to_owned(),
-            ConnectionRef {
-                connection_id: "con_UPA0000000000001".to_owned(),
-            },
-        ),
-        (
-            "Other-Database".to_owned(),
-            ConnectionRef {
-                connection_id: "con_OTH0000000000002".to_owned(),
-            },
-        ),
-    ]);
-    let file = ConfigFile {
-        clients: BTreeMap::from([(WEBSITE.to_owned(), website), (TOKEN.to_owned(), token)]),
-        default_client: Some(WEBSITE.to_owned()),
-        custom_claims_namespaces: vec![
-            "https://auth0-client.dev/app_metadata".to_owned(),
-            "https://auth0-client.dev/user_metadata".to_owned(),
-        ],
-        management_client: ManagementClientConfig {
-            auth0_url: tenant.to_owned(),
-            client_id: "dev-management-client".to_owned(),
-            client_secret: Secret::new("dev-management-secret"),
-            default_management_connection_name: Some(UPA.to_owned()),
-            supported_connections_map: Some(connections),
-            supported_connections: None,
-            default_create_user_connection: None,
-        },
-        auth0_tenant_url: Some(tenant.to_owned()),
-    };
+    let mut file = dev_tenant::config_file(tenant, |kind| format!("{address}/dev/callback/{kind}"));
+    if let Some(token) = file.clients.get_mut(TOKEN) {
+        token.supported_connections = vec![UPA.to_owned(), dev_tenant::OTHER_DATABASE.to_owned()];
+        token.default_connection = Some(UPA.to_owned());
+    }
+    file.default_client = Some(WEBSITE.to_owned());
     let settings = Settings {
         http_port: port,
         log_level: LogLevel::Info,

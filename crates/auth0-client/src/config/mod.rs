@@ -1,6 +1,7 @@
 //! Configuration: environment variables and `config.json`, validated once at startup.
 //! After startup the configuration is immutable and shared through `Arc`.
 
+pub mod dev_tenant;
 pub mod env;
 pub mod file;
 pub mod origins;

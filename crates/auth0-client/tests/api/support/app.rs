@@ -7,18 +7,16 @@ use super::redis::RedisServer;
 use auth0_client::app::{Application, Lifecycle};
 use auth0_client::clock::ManualClock;
 use auth0_client::config::Config;
+use auth0_client::config::dev_tenant;
 use auth0_client::config::env::{LogLevel, RedisMode, RedisSettings, Settings};
-use auth0_client::config::file::{
-    ClientConfig, ConfigFile, ConnectionRef, ManagementClientConfig, SameSite,
-};
+use auth0_client::config::file::{ClientConfig, ConfigFile};
 use auth0_client::config::tuning::Tuning;
-use auth0_client::secret::Secret;
 use auth0_client::session::{SessionStore, open_store};
 use auth0_devtenant::{DevTenant, TenantConfig};
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -131,43 +129,16 @@ pub struct Tokens {
 
 /// A generated client of the app's config.
 pub fn client(tenant_url: &str, id: &str, secret: &str, scopes: &[&str]) -> ClientConfig {
-    ClientConfig {
-        auth0_url: tenant_url.to_owned(),
-        client_id: id.to_owned(),
-        client_secret: Secret::new(secret),
-        redirect_url: "http://127.0.0.1:3000/callback".to_owned(),
-        scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
-        audience: None,
-        supported_signing_algs: Vec::new(),
-        supported_connections: Vec::new(),
-        default_connection: None,
-        same_site: None,
-        authorize_state_required: false,
-        token_endpoint_auth_method: None,
-        allowed_origins: Vec::new(),
-    }
+    dev_tenant::client(tenant_url, id, secret, REDIRECT_URL, scopes)
 }
 
-/// The generated `config.json` for a tenant at `tenant_url`.
+/// Where the test clients redirect to after a login.
+const REDIRECT_URL: &str = "http://127.0.0.1:3000/callback";
+
+/// The generated `config.json` for a tenant at `tenant_url`: the dev tenant's clients
+/// (shared with dev mode) and a [`STRICT`] client.
 pub fn config_file(tenant_url: &str) -> ConfigFile {
-    let mut website = client(
-        tenant_url,
-        "dev-website-client",
-        "dev-website-secret",
-        &["website", "profile", "email"],
-    );
-    website.same_site = Some(SameSite::Lax);
-    website.supported_connections = vec![
-        "Username-Password-Authentication".to_owned(),
-        "Other-Database".to_owned(),
-    ];
-    website.default_connection = Some("Username-Password-Authentication".to_owned());
-    let token = client(
-        tenant_url,
-        "dev-token-client",
-        "dev-token-secret",
-        &["openid", "profile", "email", "offline_access"],
-    );
+    let mut file = dev_tenant::config_file(tenant_url, |_| REDIRECT_URL.to_owned());
     let mut strict = client(
         tenant_url,
         "dev-token-client",
@@ -175,43 +146,9 @@ pub fn config_file(tenant_url: &str) -> ConfigFile {
         &["openid", "offline_access"],
     );
     strict.authorize_state_required = true;
-    strict.supported_connections = vec!["Username-Password-Authentication".to_owned()];
-    let connections = BTreeMap::from([
-        (
-            "Username-Password-Authentication".to_owned(),
-            ConnectionRef {
-                connection_id: "con_UPA0000000000001".to_owned(),
-            },
-        ),
-        (
-            "Other-Database".to_owned(),
-            ConnectionRef {
-                connection_id: "con_OTH0000000000002".to_owned(),
-            },
-        ),
-    ]);
-    ConfigFile {
-        clients: BTreeMap::from([
-            (WEBSITE.to_owned(), website),
-            (TOKEN.to_owned(), token),
-            (STRICT.to_owned(), strict),
-        ]),
-        default_client: None,
-        custom_claims_namespaces: vec![
-            "https://auth0-client.dev/app_metadata".to_owned(),
-            "https://auth0-client.dev/user_metadata".to_owned(),
-        ],
-        management_client: ManagementClientConfig {
-            auth0_url: tenant_url.to_owned(),
-            client_id: "dev-management-client".to_owned(),
-            client_secret: Secret::new("dev-management-secret"),
-            default_management_connection_name: Some("Username-Password-Authentication".to_owned()),
-            supported_connections_map: Some(connections),
-            supported_connections: None,
-            default_create_user_connection: None,
-        },
-        auth0_tenant_url: Some(tenant_url.to_owned()),
-    }
+    strict.supported_connections = vec![dev_tenant::UPA.to_owned()];
+    file.clients.insert(STRICT.to_owned(), strict);
+    file
 }
 
 /// Settings of a test app (port 0, `x-forwarded-proto`, one-hour sessions).
@@ -293,7 +230,7 @@ impl TestApp {
             .address
             .get_or_insert(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
         let sessions = open_store(&settings).await.expect("session store opens");
-        let clock = options.clock.unwrap_or_else(ManualClock::new);
+        let clock = options.clock.unwrap_or_default();
         let mut tuning = Tuning::default();
         (options.tuning)(&mut tuning);
         tuning.clock = clock.clone();
