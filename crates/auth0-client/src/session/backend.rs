@@ -26,9 +26,14 @@ pub trait Backend: super::index::IndexBackend + Send + Sync {
 
     /// [`Backend::get_session`] for the hot path (`/userinfo`'s view of a session): a
     /// backend may answer it from a cache kept coherent with the store (see
-    /// `session::cache`). Every other read (refresh, logout, lifecycle) reads the store.
-    async fn get_session_hot(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.get_session(key).await
+    /// `session::cache`), which keeps what `view` makes of a record read from the store
+    /// rather than the record. Every other read (refresh, logout, lifecycle) reads the store.
+    async fn get_session_hot(
+        &self,
+        key: &str,
+        _view: &HotView<'_>,
+    ) -> Result<Option<HotRecord>, StoreError> {
+        Ok(self.get_session(key).await?.map(HotRecord::Stored))
     }
 
     /// Replaces an existing session record; keeps its expiry, or moves it to
@@ -85,6 +90,17 @@ pub trait Backend: super::index::IndexBackend + Send + Sync {
 
     /// Round-trip to the backend.
     async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Makes the hot path's view of a session record (`None`: the record is not to be kept).
+pub type HotView<'a> = dyn Fn(&[u8]) -> Option<Vec<u8>> + Send + Sync + 'a;
+
+/// What [`Backend::get_session_hot`] answers.
+pub enum HotRecord {
+    /// The record as the store holds it.
+    Stored(Vec<u8>),
+    /// What the [`HotView`] made of it, kept in memory.
+    View(std::sync::Arc<[u8]>),
 }
 
 /// Unix time now, in milliseconds.

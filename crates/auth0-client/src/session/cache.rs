@@ -15,7 +15,7 @@ pub mod map;
 pub mod tracking;
 
 use super::StoreError;
-use super::backend::Backend;
+use super::backend::{Backend, HotRecord, HotView};
 use super::index::IndexBackend;
 use super::redis::{Keys, TrackingConnector};
 use async_trait::async_trait;
@@ -71,28 +71,34 @@ impl<B: Backend> Backend for CachedBackend<B> {
         self.inner.get_session(key).await
     }
 
-    async fn get_session_hot(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        if let Some(record) = self.map.get(key, Instant::now()) {
+    async fn get_session_hot(
+        &self,
+        key: &str,
+        view: &HotView<'_>,
+    ) -> Result<Option<HotRecord>, StoreError> {
+        if let Some(kept) = self.map.get(key, Instant::now()) {
             crate::metrics::session_cache_hit();
-            return Ok(Some(record.to_vec()));
+            return Ok(Some(HotRecord::View(kept)));
         }
         crate::metrics::session_cache_miss();
+        let stored = |record: Option<Vec<u8>>| record.map(HotRecord::Stored);
         let Some(snapshot) = self.tracking.snapshot() else {
-            return self.inner.get_session(key).await;
+            return self.inner.get_session(key).await.map(stored);
         };
         match self.tracking.read(key).await {
             Some(Ok(Some(fetched))) => {
-                if let Some(expires) = fetched.expires {
-                    let record: Arc<[u8]> = fetched.record.as_slice().into();
-                    if self.map.insert(key, record, expires, snapshot) {
-                        crate::metrics::session_cache_entries(self.map.entries());
-                    }
+                // The view only (the user, not the tokens): less memory, and a hit
+                // neither opens a sealed record nor parses its tokens.
+                if let (Some(expires), Some(kept)) = (fetched.expires, view(&fetched.record))
+                    && self.map.insert(key, kept.into(), expires, snapshot)
+                {
+                    crate::metrics::session_cache_entries(self.map.entries());
                 }
-                Ok(Some(fetched.record))
+                Ok(Some(HotRecord::Stored(fetched.record)))
             }
             Some(Ok(None)) => Ok(None),
             // Tracking went away meanwhile, or its connection failed: the store decides.
-            None | Some(Err(_)) => self.inner.get_session(key).await,
+            None | Some(Err(_)) => self.inner.get_session(key).await.map(stored),
         }
     }
 

@@ -5,7 +5,7 @@
 
 mod lifecycle;
 
-use super::backend::{Backend, millis, now_ms};
+use super::backend::{Backend, HotRecord, millis, now_ms};
 use super::seal::Sealer;
 use super::{
     AUTH_STATE_TTL, AuthState, LockToken, Session, SessionHandle, SessionStore, SessionUser,
@@ -76,27 +76,69 @@ impl<B: Backend> Store<B> {
         self.decode(record, &session_aad(key))
     }
 
-    /// The session record behind `handle`, decoded as `T` (the whole [`Session`] or a
-    /// view); `hot`: through [`Backend::get_session_hot`].
-    async fn read_session<T: DeserializeOwned>(
-        &self,
-        handle: &SessionHandle,
-        hot: bool,
-    ) -> Result<Option<T>, StoreError> {
+    /// The session record behind `handle`.
+    async fn read_session(&self, handle: &SessionHandle) -> Result<Option<Session>, StoreError> {
         let started = Instant::now();
         let result = async {
             let key = handle.key();
-            let record = match hot {
-                true => self.backend.get_session_hot(&key).await?,
-                false => self.backend.get_session(&key).await?,
-            };
-            match record {
+            match self.backend.get_session(&key).await? {
                 Some(record) => self.decode_session(&key, &record).map(Some),
                 None => Ok(None),
             }
         }
         .await;
         observed("get_session", started, result)
+    }
+
+    /// What the session cache keeps of the record under `key`: [`UserView`] JSON.
+    fn user_view(&self, key: &str, record: &[u8]) -> Option<Vec<u8>> {
+        let user: SessionUser = self.decode_session(key, record).ok()?;
+        serde_json::to_vec(&UserView::of(&user)).ok()
+    }
+
+    /// `/userinfo`'s view of the session behind `handle`, through
+    /// [`Backend::get_session_hot`]: a cached view is plain JSON of [`UserView`].
+    async fn read_session_user(
+        &self,
+        handle: &SessionHandle,
+    ) -> Result<Option<SessionUser>, StoreError> {
+        let started = Instant::now();
+        let result = async {
+            let key = handle.key();
+            let view = |record: &[u8]| self.user_view(&key, record);
+            match self.backend.get_session_hot(&key, &view).await? {
+                Some(HotRecord::Stored(record)) => self.decode_session(&key, &record).map(Some),
+                Some(HotRecord::View(kept)) => serde_json::from_slice(&kept)
+                    .map(Some)
+                    .map_err(|e| json_error("decode", &e)),
+                None => Ok(None),
+            }
+        }
+        .await;
+        observed("get_session", started, result)
+    }
+}
+
+/// What the session cache keeps of a record: the fields of [`SessionUser`], without the
+/// tokens (a refresh token's presence as `true`).
+#[derive(Serialize)]
+struct UserView<'a> {
+    token_expires_at: i64,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    refresh_token: bool,
+    user: &'a super::UserJson,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    activity_id: Option<&'a str>,
+}
+
+impl<'a> UserView<'a> {
+    fn of(user: &'a SessionUser) -> Self {
+        Self {
+            token_expires_at: user.token_expires_at,
+            refresh_token: user.has_refresh_token(),
+            user: &user.user,
+            activity_id: user.activity_id.as_deref(),
+        }
     }
 }
 
@@ -162,14 +204,14 @@ impl<B: Backend> SessionStore for Store<B> {
     }
 
     async fn get_session(&self, handle: &SessionHandle) -> Result<Option<Session>, StoreError> {
-        self.read_session(handle, false).await
+        self.read_session(handle).await
     }
 
     async fn get_session_user(
         &self,
         handle: &SessionHandle,
     ) -> Result<Option<SessionUser>, StoreError> {
-        self.read_session(handle, true).await
+        self.read_session_user(handle).await
     }
 
     async fn update_session(
@@ -325,6 +367,55 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::session::memory::MemoryBackend;
+
+    #[test]
+    fn the_cached_view_of_a_record_reads_as_the_record_and_holds_no_token() {
+        let key = "k";
+        let session = Session {
+            client_type: "token".into(),
+            user_id: "auth0|1".into(),
+            access_token: crate::secret::Secret::new("at-value"),
+            refresh_token: Some(crate::secret::Secret::new("rt-value")),
+            caller_refresh_token: None,
+            id_token: crate::secret::Secret::new("idt-value"),
+            token_expires_at: 7,
+            expires_at: 9,
+            created_at: 1,
+            user: serde_json::json!({ "sub": "auth0|1", "email": "a@b.c" }).into(),
+            auth0_sid: None,
+            refreshed_at: None,
+            activity_id: Some("act".into()),
+            grace_links: vec!["old".into()],
+        };
+        let key_bytes = crate::config::env::EncryptionKey::from_bytes([7; 32]);
+        let stores = [
+            Store::with_backend(MemoryBackend::default()),
+            Store::with_backend(MemoryBackend::default())
+                .sealed(Sealer::new(&[key_bytes]).unwrap()),
+        ];
+        for store in stores {
+            for refresh_token in [session.refresh_token.clone(), None] {
+                let session = Session {
+                    refresh_token,
+                    ..session.clone()
+                };
+                let record = store.encode_session(key, &session).unwrap();
+                let view = store.user_view(key, &record).unwrap();
+                let text = String::from_utf8(view.clone()).unwrap();
+                for token in ["at-value", "rt-value", "idt-value"] {
+                    assert!(!text.contains(token), "{text}");
+                }
+                let cached: SessionUser = serde_json::from_slice(&view).unwrap();
+                let stored: SessionUser = store.decode_session(key, &record).unwrap();
+                for read in [cached, stored] {
+                    assert_eq!(read.token_expires_at, 7);
+                    assert_eq!(read.has_refresh_token(), session.refresh_token.is_some());
+                    assert_eq!(read.user.as_str(), session.user.as_str());
+                    assert_eq!(read.activity_id.as_deref(), Some("act"));
+                }
+            }
+        }
+    }
 
     #[tokio::test]
     async fn an_unreadable_record_is_corrupt_and_its_error_quotes_nothing_of_it() {

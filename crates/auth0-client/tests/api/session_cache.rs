@@ -180,6 +180,30 @@ async fn logged_in_and_cached_on_b(pair: &Pair) -> Tokens {
 }
 
 #[tokio::test]
+async fn a_cached_answer_is_the_answer_read_from_redis() {
+    let pair = Pair::start(1000).await;
+    let tokens = pair.a.login_tokens().await;
+    let from_redis = pair
+        .a
+        .get_bearer("/userinfo", &tokens.access_token)
+        .await
+        .text()
+        .await
+        .unwrap();
+    until_cached(&pair.b, &pair.redis.process, &tokens.access_token).await;
+
+    let before = gets(&pair.redis.process).await;
+    let cached = pair.b.get_bearer("/userinfo", &tokens.access_token).await;
+    assert_eq!(cached.status(), StatusCode::OK);
+    assert_eq!(cached.text().await.unwrap(), from_redis);
+    assert_eq!(
+        gets(&pair.redis.process).await,
+        before,
+        "served from memory"
+    );
+}
+
+#[tokio::test]
 async fn a_logout_on_one_replica_is_refused_by_the_other_that_had_it_cached() {
     let pair = Pair::start(1000).await;
     let tokens = logged_in_and_cached_on_b(&pair).await;
