@@ -22,6 +22,7 @@
 #                           libapache2-mod-auth-openidc are installed with apt-get when missing)
 #   OIDC_MPM=event OIDC_SERVERS=2 OIDC_THREADS=32  its httpd MPM, processes, threads per process
 #                           (prefork: OIDC_SERVERS processes of one thread each)
+#   OIDC_STATIC=1           1 also measures its static page behind `Require valid-user` (/user.json)
 #   TRIALS=1000             invalidation trials (logout on one instance, 401 on the other)
 #   CACHE_SIZE=             SESSION_CACHE_SIZE of the cache-on instance (empty: its default)
 #   PEER_LOGIN_SECONDS=180  time budget of each peer's logins (fewer than N is reported)
@@ -55,6 +56,7 @@ OIDC_MPM=${OIDC_MPM:-event}
 OIDC_SERVERS=${OIDC_SERVERS:-2}
 OIDC_THREADS=${OIDC_THREADS:-32}
 OIDC_MODULES=${OIDC_MODULES:-/usr/lib/apache2/modules}
+export OIDC_STATIC=${OIDC_STATIC:-1}
 export TRIALS=${TRIALS:-1000}
 CACHE_SIZE=${CACHE_SIZE:-}
 SERVICE_LOG_LEVEL=${SERVICE_LOG_LEVEL:-info}
@@ -302,6 +304,9 @@ if [[ $PEER_OIDC != 0 ]]; then
   if [[ $OIDC_MPM == prefork ]]; then OIDC_THREADS=1; fi
   OIDC_DIR=$WORK/oidc
   mkdir -p "$OIDC_DIR/htdocs"
+  # The static page: a fixed user of the size of a /userinfo answer (the floors' answer).
+  printf '%s' '{"sub":"auth0|dev000000000000000000001","userId":"auth0|dev000000000000000000001","email":"dev@example.com","email_verified":true,"name":"Dev User","nickname":"dev","groups":["admin","dev"]}' \
+    >"$OIDC_DIR/htdocs/user.json"
   # Unprivileged: as the invoking user, or as www-data when the bench runs as root.
   AS_USER=()
   if [[ $(id -u) == 0 ]]; then

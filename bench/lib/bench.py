@@ -124,6 +124,9 @@ def sessions(cfg: dict) -> dict:
         if not claims.get("userinfo", {}).get("sub"):
             raise SystemExit(f"bench.py: the mod_auth_openidc info hook answered no userinfo claims: {claims!r:.300}")
         out["oidc"]["answer"] = claims
+        if "oidc_static" in cfg["targets"]:
+            cfg["targets"]["oidc_static"]["handles"] = cfg["targets"]["oidc"]["handles"]
+            logins.check_handles(cfg["oidc"], cfg["targets"]["oidc_static"]["path"], [{"Cookie": jar[0]}])
     return out
 
 
@@ -278,6 +281,8 @@ def config_from_env() -> dict:
         targets["peer"] = {"url": env("BENCH_PEER_URL"), "path": "/me", "pid": int(env("BENCH_PEER_PID"))}
     if os.environ.get("BENCH_OIDC_URL"):
         targets["oidc"] = {"url": env("BENCH_OIDC_URL"), "path": "/redirect_uri?info=json", "pid": int(env("BENCH_OIDC_PID"))}
+        if env("OIDC_STATIC", "1") != "0":
+            targets["oidc_static"] = {**targets["oidc"], "path": "/user.json"}
     return {
         "work": work,
         "n": int(env("N")),
