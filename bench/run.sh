@@ -20,7 +20,7 @@
 #   PEER=1                  0 leaves the express peer out (no node/npm needed)
 #   PEER_OIDC=1             0 leaves the mod_auth_openidc peer out (else apache2 and
 #                           libapache2-mod-auth-openidc are installed with apt-get when missing)
-#   OIDC_MPM=event OIDC_SERVERS=2 OIDC_THREADS=32  its httpd MPM, processes, threads per process
+#   OIDC_MPM=event OIDC_SERVERS=2 OIDC_THREADS=64  its httpd MPM, processes, threads per process
 #                           (prefork: OIDC_SERVERS processes of one thread each)
 #   OIDC_STATIC=1           1 also measures its static page behind `Require valid-user` (/user.json)
 #   TRIALS=1000             invalidation trials (logout on one instance, 401 on the other)
@@ -54,7 +54,7 @@ PEER=${PEER:-1}
 PEER_OIDC=${PEER_OIDC:-1}
 OIDC_MPM=${OIDC_MPM:-event}
 OIDC_SERVERS=${OIDC_SERVERS:-2}
-OIDC_THREADS=${OIDC_THREADS:-32}
+OIDC_THREADS=${OIDC_THREADS:-64}
 OIDC_MODULES=${OIDC_MODULES:-/usr/lib/apache2/modules}
 export OIDC_STATIC=${OIDC_STATIC:-1}
 export TRIALS=${TRIALS:-1000}
