@@ -318,7 +318,7 @@ if [[ $PEER_OIDC != 0 ]]; then
     OIDC_WORKERS=$((OIDC_SERVERS * OIDC_THREADS)) OIDC_TENANT="$TENANT_URL" \
     OIDC_CLIENT_ID=bench-oidc-peer OIDC_CLIENT_SECRET=bench-oidc-secret \
     OIDC_PASSPHRASE="$(python3 -c 'import secrets; print(secrets.token_hex(32))')" \
-    OIDC_REDIS="127.0.0.1:$REDIS_PORT" "${AS_USER[@]}" "$APACHE" -f "$BENCH/oidc/httpd.conf" -DFOREGROUND
+    OIDC_REDIS="127.0.0.1:$REDIS_PORT" OIDC_CACHE_ENCRYPT="$([[ $SEALED != 0 ]] && echo On || echo Off)" "${AS_USER[@]}" "$APACHE" -f "$BENCH/oidc/httpd.conf" -DFOREGROUND
   BENCH_OIDC_PID=$LAST_PID
   BENCH_OIDC_URL=$OIDC_URL
   # The info hook answers 401 without a session once httpd is up.
@@ -326,7 +326,7 @@ if [[ $PEER_OIDC != 0 ]]; then
     tail -20 "$OIDC_DIR/error.log" >&2 || true
     die "the mod_auth_openidc peer did not start (logs: $WORK/oidc.log, $OIDC_DIR/error.log)"
   fi
-  OIDC_FACTS="$("$APACHE" -v | sed -n 's/^Server version: //p'), mod_auth_openidc $(dpkg-query -W -f '${Version}' libapache2-mod-auth-openidc 2>/dev/null || echo '?'); MPM $OIDC_MPM, $OIDC_SERVERS process(es) x $OIDC_THREADS thread(s)"
+  OIDC_FACTS="$("$APACHE" -v | sed -n 's/^Server version: //p'), mod_auth_openidc $(dpkg-query -W -f '${Version}' libapache2-mod-auth-openidc 2>/dev/null || echo '?'); MPM $OIDC_MPM, $OIDC_SERVERS process(es) x $OIDC_THREADS thread(s); OIDCCacheEncrypt $([[ $SEALED != 0 ]] && echo On || echo Off)"
 fi
 
 # --- measure -----------------------------------------------------------------------------
