@@ -42,7 +42,7 @@ def write_handles(path: str, lines) -> str:
 
 
 def sessions(cfg: dict) -> dict:
-    """N sessions in auth0-client (bearer + cookie), the floor's keys for them, the peer's own logins."""
+    """N sessions in auth0-client (bearer + cookie), both floors' keys for them, each peer's own logins."""
     n, users, work = cfg["n"], cfg["users"], cfg["work"]
     cookies = max(1, round(n * cfg["cookie_share"]))
     bearers = max(1, n - cookies)
