@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The benchmark in one command: auth0-client's hot path against a floor and a peer.
+# The benchmark in one command: auth0-client's hot path against two floors and two peers.
 #
 #   bench/run.sh                  # N=10000 sessions, 3 rounds x 10 s per target
 #   N=2000 ROUNDS=2 bench/run.sh  # quicker
 #
-# Everything runs on 127.0.0.1: a redis-server, the devtenant, auth0-client (release),
-# the floor (bench/floor), the peer (bench/peer, npm packages installed into bench/.work/).
+# Everything runs on 127.0.0.1: a redis-server, the devtenant, auth0-client (release) twice
+# (session cache on, and off with SESSION_CACHE_SIZE=0, on the same Redis and sessions), the
+# floors (bench/floor: one Redis GET, and no I/O), the peers (bench/peer, npm packages
+# installed into bench/.work/; Apache httpd + mod_auth_openidc, bench/oidc, apt packages).
 # Every process started here is stopped on exit. The report goes to bench/results/<date>.md
 # (REPORT= to change) and to stdout; logs and raw figures stay in bench/.work/run-<time>/.
 #
@@ -15,8 +17,15 @@
 #   BENCH_USERS=N           distinct devtenant users the logins rotate over
 #   ROUNDS=3 DURATION=10    load rounds, seconds per target per round
 #   THREADS=2 CONNECTIONS=64  wrk threads and connections, the same for every target
-#   PEER=1                  0 leaves the peer out (no node/npm needed)
-#   PEER_LOGIN_SECONDS=180  time budget of the peer's logins (fewer than N is reported)
+#   PEER=1                  0 leaves the express peer out (no node/npm needed)
+#   PEER_OIDC=1             0 leaves the mod_auth_openidc peer out (else apache2 and
+#                           libapache2-mod-auth-openidc are installed with apt-get when missing)
+#   OIDC_MPM=event OIDC_SERVERS=2 OIDC_THREADS=64  its httpd MPM, processes, threads per process
+#                           (prefork: OIDC_SERVERS processes of one thread each)
+#   OIDC_STATIC=1           1 also measures its static page behind `Require valid-user` (/user.json)
+#   TRIALS=1000             invalidation trials (logout on one instance, 401 on the other)
+#   CACHE_SIZE=             SESSION_CACHE_SIZE of the cache-on instance (empty: its default)
+#   PEER_LOGIN_SECONDS=180  time budget of each peer's logins (fewer than N is reported)
 #   LOGIN_SECONDS=10 LOGIN_CONNECTIONS=16  the logins-per-second run
 #   MANAGEMENT_CALLS=1000   GET /users calls for the Management-token count
 #   SERVICE_LOG_LEVEL=info  auth0-client's LOG_LEVEL (its logs go to a file)
@@ -42,6 +51,14 @@ export PEER_LOGIN_SECONDS=${PEER_LOGIN_SECONDS:-180}
 export LOGIN_SECONDS=${LOGIN_SECONDS:-10} LOGIN_CONNECTIONS=${LOGIN_CONNECTIONS:-16}
 export MANAGEMENT_CALLS=${MANAGEMENT_CALLS:-1000}
 PEER=${PEER:-1}
+PEER_OIDC=${PEER_OIDC:-1}
+OIDC_MPM=${OIDC_MPM:-event}
+OIDC_SERVERS=${OIDC_SERVERS:-2}
+OIDC_THREADS=${OIDC_THREADS:-64}
+OIDC_MODULES=${OIDC_MODULES:-/usr/lib/apache2/modules}
+export OIDC_STATIC=${OIDC_STATIC:-1}
+export TRIALS=${TRIALS:-1000}
+CACHE_SIZE=${CACHE_SIZE:-}
 SERVICE_LOG_LEVEL=${SERVICE_LOG_LEVEL:-info}
 SEALED=${SEALED:-0}
 IDLE=${IDLE:-0}
@@ -62,6 +79,22 @@ need python3 curl wrk redis-server
 [[ $REDIS_TLS == 0 ]] || need openssl
 [[ $BUILD == 0 ]] || need cargo
 [[ $PEER == 0 ]] || need node npm
+case $OIDC_MPM in event | prefork) ;; *) die "OIDC_MPM must be event or prefork" ;; esac
+if [[ $PEER_OIDC != 0 ]]; then
+  APACHE=$(command -v apache2 || echo /usr/sbin/apache2)
+  if [[ ! -x $APACHE || ! -f $OIDC_MODULES/mod_auth_openidc.so ]]; then
+    say "installing apache2 and libapache2-mod-auth-openidc with apt-get"
+    sudo=""
+    [[ $(id -u) == 0 ]] || sudo=sudo
+    # The package's own system service (where an init system starts it) is not used here.
+    mkdir -p "$BENCH/.work"
+    (DEBIAN_FRONTEND=noninteractive timeout 600 $sudo apt-get install -y -qq --no-install-recommends \
+      apache2 libapache2-mod-auth-openidc >"$BENCH/.work/apt-oidc.log" 2>&1) \
+      || die "apt-get install apache2 libapache2-mod-auth-openidc failed (log: bench/.work/apt-oidc.log)"
+    APACHE=$(command -v apache2 || echo /usr/sbin/apache2)
+  fi
+  [[ -x $APACHE && -f $OIDC_MODULES/mod_auth_openidc.so ]] || die "apache2 or mod_auth_openidc.so is missing"
+fi
 
 WORK=$BENCH/.work/run-$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$WORK" "$(dirname "$BENCH_REPORT")"
@@ -162,8 +195,14 @@ if [[ $REDIS_TLS != 0 ]]; then
   FLOOR_REDIS_ARGS=(--redis "rediss://localhost:$REDIS_TLS_PORT" --tls-ca-file "$TLS_DIR/ca.pem")
 fi
 
+OIDC_REDIRECT_ARGS=()
+if [[ $PEER_OIDC != 0 ]]; then
+  OIDC_PORT=$(free_port)
+  OIDC_URL=http://127.0.0.1:$OIDC_PORT
+  OIDC_REDIRECT_ARGS=("$OIDC_URL/redirect_uri")
+fi
 say "devtenant with $BENCH_USERS users"
-python3 "$BENCH/lib/bench.py" tenant-file "$BENCH_USERS" "$WORK/tenant.json"
+python3 "$BENCH/lib/bench.py" tenant-file "$BENCH_USERS" "$WORK/tenant.json" "${OIDC_REDIRECT_ARGS[@]}"
 TENANT_PORT=$(free_port)
 TENANT_URL=http://127.0.0.1:$TENANT_PORT
 start devtenant env RUST_LOG=warn "$RELEASE/auth0-devtenant" --port "$TENANT_PORT" --config "$WORK/tenant.json"
@@ -212,18 +251,36 @@ IDLE_ENV=()
 if [[ $IDLE != 0 ]]; then
   IDLE_ENV=(SESSION_IDLE_SECONDS="$IDLE")
 fi
-say "auth0-client (LOG_LEVEL=$SERVICE_LOG_LEVEL${SEAL_ENV:+, sealed sessions}${IDLE_ENV:+, SESSION_IDLE_SECONDS=$IDLE}${REDIS_TLS_ARGS:+, Redis over TLS})"
-start service env HTTP_PORT="$SERVICE_PORT" SERVICE_CONFIG_PATH="$WORK" SERVICE_CONFIG_FILE_NAME=config.json \
+CACHE_ENV=()
+if [[ -n $CACHE_SIZE ]]; then
+  CACHE_ENV=(SESSION_CACHE_SIZE="$CACHE_SIZE")
+fi
+# Two instances on the same Redis (the same sessions): the session cache on (its default size,
+# or CACHE_SIZE), and off (SESSION_CACHE_SIZE=0).
+say "auth0-client, cache on and off (LOG_LEVEL=$SERVICE_LOG_LEVEL${SEAL_ENV:+, sealed sessions}${IDLE_ENV:+, SESSION_IDLE_SECONDS=$IDLE}${REDIS_TLS_ARGS:+, Redis over TLS})"
+start service env -u SESSION_CACHE_SIZE HTTP_PORT="$SERVICE_PORT" SERVICE_CONFIG_PATH="$WORK" SERVICE_CONFIG_FILE_NAME=config.json \
   ORIGINAL_PROTOCOL_HEADER=x-forwarded-proto "${SERVICE_REDIS_ENV[@]}" LOG_LEVEL="$SERVICE_LOG_LEVEL" \
-  DELAY_SHUTDOWN_SECONDS=0 "${SEAL_ENV[@]}" "${IDLE_ENV[@]}" "$RELEASE/auth0-client" serve
+  DELAY_SHUTDOWN_SECONDS=0 "${SEAL_ENV[@]}" "${IDLE_ENV[@]}" "${CACHE_ENV[@]}" "$RELEASE/auth0-client" serve
 SERVICE_PID=$LAST_PID
+SERVICE_OFF_PORT=$(free_port)
+SERVICE_OFF_URL=http://127.0.0.1:$SERVICE_OFF_PORT
+start service-off env HTTP_PORT="$SERVICE_OFF_PORT" SERVICE_CONFIG_PATH="$WORK" SERVICE_CONFIG_FILE_NAME=config.json \
+  ORIGINAL_PROTOCOL_HEADER=x-forwarded-proto "${SERVICE_REDIS_ENV[@]}" LOG_LEVEL="$SERVICE_LOG_LEVEL" \
+  DELAY_SHUTDOWN_SECONDS=0 "${SEAL_ENV[@]}" "${IDLE_ENV[@]}" SESSION_CACHE_SIZE=0 "$RELEASE/auth0-client" serve
+SERVICE_OFF_PID=$LAST_PID
 wait_for service "$SERVICE_URL/-/ready" "$SERVICE_PID"
+wait_for service-off "$SERVICE_OFF_URL/-/ready" "$SERVICE_OFF_PID"
 
 FLOOR_PORT=$(free_port)
 FLOOR_URL=http://127.0.0.1:$FLOOR_PORT
 start floor "$RELEASE/bench-floor" --port "$FLOOR_PORT" "${FLOOR_REDIS_ARGS[@]}"
 FLOOR_PID=$LAST_PID
 wait_for floor "$FLOOR_URL/me" "$FLOOR_PID" any
+NOIO_PORT=$(free_port)
+NOIO_URL=http://127.0.0.1:$NOIO_PORT
+start floor-noio "$RELEASE/bench-floor" --port "$NOIO_PORT" --no-io
+NOIO_PID=$LAST_PID
+wait_for floor-noio "$NOIO_URL/me" "$NOIO_PID" any
 
 export BENCH_PEER_URL="" BENCH_PEER_PID=""
 PEER_PACKAGES="(not run)"
@@ -241,21 +298,56 @@ if [[ $PEER != 0 ]]; then
     console.log(names.map((n) => n + " " + require("./node_modules/" + n + "/package.json").version).join(", "));')
 fi
 
+export BENCH_OIDC_URL="" BENCH_OIDC_PID=""
+OIDC_FACTS="(not run)"
+if [[ $PEER_OIDC != 0 ]]; then
+  if [[ $OIDC_MPM == prefork ]]; then OIDC_THREADS=1; fi
+  OIDC_DIR=$WORK/oidc
+  mkdir -p "$OIDC_DIR/htdocs"
+  # The static page: a fixed user of the size of a /userinfo answer (the floors' answer).
+  printf '%s' '{"sub":"auth0|dev000000000000000000001","userId":"auth0|dev000000000000000000001","email":"dev@example.com","email_verified":true,"name":"Dev User","nickname":"dev","groups":["admin","dev"]}' \
+    >"$OIDC_DIR/htdocs/user.json"
+  # Unprivileged: as the invoking user, or as www-data when the bench runs as root.
+  AS_USER=()
+  if [[ $(id -u) == 0 ]]; then
+    chown -R www-data:www-data "$OIDC_DIR"
+    AS_USER=(setpriv --reuid=www-data --regid=www-data --init-groups)
+  fi
+  start oidc env OIDC_DIR="$OIDC_DIR" OIDC_MODULES="$OIDC_MODULES" OIDC_PORT="$OIDC_PORT" OIDC_URL="$OIDC_URL" \
+    OIDC_MPM="$OIDC_MPM" OIDC_SERVERS="$OIDC_SERVERS" OIDC_THREADS="$OIDC_THREADS" \
+    OIDC_WORKERS=$((OIDC_SERVERS * OIDC_THREADS)) OIDC_TENANT="$TENANT_URL" \
+    OIDC_CLIENT_ID=bench-oidc-peer OIDC_CLIENT_SECRET=bench-oidc-secret \
+    OIDC_PASSPHRASE="$(python3 -c 'import secrets; print(secrets.token_hex(32))')" \
+    OIDC_REDIS="127.0.0.1:$REDIS_PORT" OIDC_CACHE_ENCRYPT="$([[ $SEALED != 0 ]] && echo On || echo Off)" "${AS_USER[@]}" "$APACHE" -f "$BENCH/oidc/httpd.conf" -DFOREGROUND
+  BENCH_OIDC_PID=$LAST_PID
+  BENCH_OIDC_URL=$OIDC_URL
+  # The info hook answers 401 without a session once httpd is up.
+  if ! (wait_for oidc "$OIDC_URL/redirect_uri?info=json" "$BENCH_OIDC_PID" any); then
+    tail -20 "$OIDC_DIR/error.log" >&2 || true
+    die "the mod_auth_openidc peer did not start (logs: $WORK/oidc.log, $OIDC_DIR/error.log)"
+  fi
+  OIDC_FACTS="$("$APACHE" -v | sed -n 's/^Server version: //p'), mod_auth_openidc $(dpkg-query -W -f '${Version}' libapache2-mod-auth-openidc 2>/dev/null || echo '?'); MPM $OIDC_MPM, $OIDC_SERVERS process(es) x $OIDC_THREADS thread(s); OIDCCacheEncrypt $([[ $SEALED != 0 ]] && echo On || echo Off)"
+fi
+
 # --- measure -----------------------------------------------------------------------------
 export BENCH_REDIS_PORT=$REDIS_PORT BENCH_TENANT_URL=$TENANT_URL BENCH_TENANT_PID=$TENANT_PID
 export BENCH_SERVICE_URL=$SERVICE_URL BENCH_SERVICE_PID=$SERVICE_PID
+export BENCH_SERVICE_OFF_URL=$SERVICE_OFF_URL BENCH_SERVICE_OFF_PID=$SERVICE_OFF_PID
 export BENCH_FLOOR_URL=$FLOOR_URL BENCH_FLOOR_PID=$FLOOR_PID
+export BENCH_NOIO_URL=$NOIO_URL BENCH_NOIO_PID=$NOIO_PID
 BENCH_FACTS=$(
   CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') \
   CORES=$(nproc) MEM=$(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo) \
   COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown) \
   DIRTY=$(git -C "$ROOT" status --porcelain -- crates bench/floor 2>/dev/null | grep -q . && echo ' (+ uncommitted changes)' || true) \
   REDIS=$(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/') NODE=$(node --version 2>/dev/null || echo none) \
-  PEER_PACKAGES=$PEER_PACKAGES LOG=$SERVICE_LOG_LEVEL SEALED=$SEALED TLS=$REDIS_TLS python3 -c '
+  PEER_PACKAGES=$PEER_PACKAGES OIDC=$OIDC_FACTS CACHE=${CACHE_SIZE:-default} \
+  LOG=$SERVICE_LOG_LEVEL SEALED=$SEALED TLS=$REDIS_TLS python3 -c '
 import json, os
 e = os.environ
 print(json.dumps({"cpu": e["CPU"], "cores": e["CORES"], "memory": e["MEM"], "commit": e["COMMIT"],
   "dirty": e["DIRTY"], "redis": e["REDIS"], "node": e["NODE"], "peer_packages": e["PEER_PACKAGES"],
+  "oidc_peer": e["OIDC"], "cache_size": e["CACHE"],
   "log_level": e["LOG"], "sealed": e["SEALED"] != "0", "redis_tls": e["TLS"] != "0"}))'
 )
 export BENCH_FACTS

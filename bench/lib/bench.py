@@ -1,22 +1,27 @@
 """The benchmark's steps after run.sh has started the processes (stdlib only).
 
-    python3 bench.py tenant-file USERS OUT      the devtenant's users
-    python3 bench.py run                         sessions, load, logins, Management token; report
+    python3 bench.py tenant-file USERS OUT [OIDC_REDIRECT_URI]
+                                                 the devtenant's users (and the httpd peer's client)
+    python3 bench.py run                         sessions, load, invalidation, logins, Management token; report
+    python3 bench.py report RESULTS_JSON         the report of a finished run again
 
 `run` reads the topology from BENCH_* environment variables (see run.sh) and writes
 <BENCH_WORK>/results.json, then the markdown report to BENCH_REPORT (and stdout)."""
 
+import hashlib
 import json
 import os
-import statistics
 import sys
 import time
 import urllib.parse
 
+import counters
 import httpc
+import invalidation
 import load
 import logins
 import report
+from resp import Redis
 
 
 def env(name: str, default=None):
@@ -37,7 +42,7 @@ def write_handles(path: str, lines) -> str:
 
 
 def sessions(cfg: dict) -> dict:
-    """N sessions in auth0-client (bearer + cookie), the floor's keys for them, the peer's own logins."""
+    """N sessions in auth0-client (bearer + cookie), both floors' keys for them, each peer's own logins."""
     n, users, work = cfg["n"], cfg["users"], cfg["work"]
     cookies = max(1, round(n * cfg["cookie_share"]))
     bearers = max(1, n - cookies)
@@ -72,6 +77,21 @@ def sessions(cfg: dict) -> dict:
     )
     logins.check_handles(cfg["floor"], "/me", [{"Authorization": f"Bearer {tokens[0]}"}])
 
+    log("no-I/O floor: its map of the same tokens' digests")
+    digests = "\n".join(hashlib.sha256(h.encode()).hexdigest() for h in tokens + sids) + "\n"
+    resp = httpc.request("PUT", f"{cfg['noio']}/-/sessions", {"content-type": "text/plain"}, digests)
+    if resp.status != 200:
+        raise SystemExit(f"bench.py: the no-I/O floor refused its sessions: {resp.status} {resp.body[:200]!r}")
+    out["noio"] = {"count": resp.json()["sessions"]}
+    cfg["targets"]["noio"]["handles"] = cfg["targets"]["floor"]["handles"]
+    logins.check_handles(cfg["noio"], "/me", [{"Authorization": f"Bearer {tokens[0]}"}])
+
+    # The cache-off instance serves the same sessions (same Redis).
+    cfg["targets"]["bearer_off"]["handles"] = cfg["targets"]["bearer"]["handles"]
+    cfg["targets"]["cookie_off"]["handles"] = cfg["targets"]["cookie"]["handles"]
+    logins.check_handles(cfg["service_off"], "/userinfo", [dict([l.split(": ", 1) for l in x.split("\t")]) for x in bearer_lines])
+    logins.check_handles(cfg["service_off"], "/userinfo", [dict([l.split(": ", 1) for l in x.split("\t")]) for x in cookie_lines])
+
     if "peer" in cfg["targets"]:
         budget = cfg["peer_login_seconds"]
         log(f"peer: up to {n} logins through its own flow (at most {budget:.0f} s)")
@@ -84,27 +104,94 @@ def sessions(cfg: dict) -> dict:
             raise SystemExit("bench.py: no peer login succeeded; see the peer log")
         cfg["targets"]["peer"]["handles"] = write_handles(f"{work}/peer.handles", [f"Cookie: {c}" for c in jar])
         logins.check_handles(cfg["peer"], "/me", [{"Cookie": jar[0]}])
+
+    if "oidc" in cfg["targets"]:
+        budget = cfg["peer_login_seconds"]
+        log(f"mod_auth_openidc peer: up to {n} logins through its own flow (at most {budget:.0f} s)")
+        started = time.monotonic()
+        jar, failed, error = logins.peer_logins(
+            cfg["oidc"], n, users, budget, cfg["login_concurrency"], logins.OIDC_SESSION_COOKIE
+        )
+        seconds = time.monotonic() - started
+        out["oidc"] = {"count": len(jar), "failed": failed, "error": error, "seconds": seconds, "wanted": n}
+        log(f"  {len(jar)} sessions in {seconds:.1f} s ({len(jar) / max(seconds, 1e-9):.0f} logins/s), {failed} failed {error or ''}")
+        if not jar:
+            raise SystemExit("bench.py: no mod_auth_openidc login succeeded; see the oidc logs")
+        cfg["targets"]["oidc"]["handles"] = write_handles(f"{work}/oidc.handles", [f"Cookie: {c}" for c in jar])
+        path = cfg["targets"]["oidc"]["path"]
+        logins.check_handles(cfg["oidc"], path, [{"Cookie": jar[0]}], expect_sub=False)
+        claims = httpc.request("GET", f"{cfg['oidc']}{path}", {"Cookie": jar[0]}).json()
+        if not claims.get("userinfo", {}).get("sub"):
+            raise SystemExit(f"bench.py: the mod_auth_openidc info hook answered no userinfo claims: {claims!r:.300}")
+        out["oidc"]["answer"] = claims
+        if "oidc_static" in cfg["targets"]:
+            cfg["targets"]["oidc_static"]["handles"] = cfg["targets"]["oidc"]["handles"]
+            logins.check_handles(cfg["oidc"], cfg["targets"]["oidc_static"]["path"], [{"Cookie": jar[0]}])
     return out
 
 
+def warm_up(cfg: dict) -> None:
+    """2 s of unrecorded load per target (caches filled, connection pools and allocators warm)."""
+    log("warm-up: 2 s per target")
+    for target in cfg["targets"].values():
+        load.warm_up(target, cfg["threads"], cfg["connections"])
+
+
 def load_rounds(cfg: dict) -> dict:
-    """The targets one after another, `rounds` times, same wrk settings for all."""
+    """The targets one after another, `rounds` times, same wrk settings for all; Redis'
+    `INFO commandstats` is read before and after each run (`redis_commands`: calls per command)."""
     threads, conns, seconds = cfg["threads"], cfg["connections"], cfg["duration"]
     names = list(cfg["targets"])
-    log(f"warm-up: 2 s per target")
-    for name in names:
-        load.warm_up(cfg["targets"][name], threads, conns)
     runs = {name: [] for name in names}
-    for r in range(cfg["rounds"]):
-        order = names if r % 2 == 0 else list(reversed(names))
-        for name in order:
-            result = load.measure(cfg["targets"][name], threads, conns, seconds)
-            runs[name].append(result)
-            log(
-                f"round {r + 1}/{cfg['rounds']} {name:7s} {result['rps']:9.0f} req/s  p50 {result['p50_us'] / 1000:6.2f} ms"
-                f"  p99 {result['p99_us'] / 1000:6.2f} ms  errors {result['errors']}  peak RSS {result['peak_rss_kb'] / 1024:.1f} MB"
-            )
+    redis = Redis("127.0.0.1", cfg["redis_port"])
+    try:
+        for r in range(cfg["rounds"]):
+            order = names if r % 2 == 0 else list(reversed(names))
+            for name in order:
+                before = counters.parse_commandstats(redis.command("INFO", "commandstats"))
+                result = load.measure(cfg["targets"][name], threads, conns, seconds)
+                after = counters.parse_commandstats(redis.command("INFO", "commandstats"))
+                result["redis_commands"] = counters.commands_between(before, after)
+                runs[name].append(result)
+                per = sum(result["redis_commands"].values()) / max(result["requests"], 1)
+                log(
+                    f"round {r + 1}/{cfg['rounds']} {name:10s} {result['rps']:9.0f} req/s  p50 {result['p50_us'] / 1000:6.2f} ms"
+                    f"  p99 {result['p99_us'] / 1000:6.2f} ms  errors {result['errors']}  peak RSS {result['peak_rss_kb'] / 1024:.1f} MB"
+                    f"  Redis {per:.3f}/req"
+                )
+    finally:
+        redis.close()
     return runs
+
+
+def cache_metrics(url: str) -> dict:
+    """The session cache's counters from an instance's `/-/metrics` (empty when not exported)."""
+    resp = httpc.request("GET", f"{url}/-/metrics")
+    if resp.status != 200:
+        return {}
+    return counters.parse_prometheus(resp.body)
+
+
+def invalidation_trials(cfg: dict) -> dict:
+    """`trials` logouts on one instance, each timed until the other answers 401 (see invalidation.py):
+    B with the cache on (A: the cache-off instance), then the control, B with the cache off."""
+    trials, out = cfg["trials"], {}
+    for key, a, b in (("cache_on", cfg["service_off"], cfg["service"]), ("cache_off", cfg["service"], cfg["service_off"])):
+        log(f"invalidation ({key.replace('_', ' ')} on B): {trials} password logins for the trials")
+        tokens, failed, error = logins.service_logins(a, trials, cfg["users"], "token", cfg["login_concurrency"])
+        if not tokens:
+            raise SystemExit(f"bench.py: no login for the invalidation trials: {error}")
+        log(f"  {len(tokens)} sessions ({failed} failed); {len(tokens)} trials one after another")
+        summary = invalidation.summarize(invalidation.run_trials(a, b, tokens))
+        summary["login_failures"] = failed
+        out[key] = summary
+        if summary["measured"]:
+            log(
+                f"  p50 {summary['p50_us']:.0f} us  p99 {summary['p99_us']:.0f} us  max {summary['max_us']:.0f} us;"
+                f" 401 on the first poll {summary['first_poll']}/{summary['measured']}, stale 200s {summary['stale_answers']},"
+                f" errors {summary['errors']} {summary['first_error'] or ''}"
+            )
+    return out
 
 
 def login_throughput(cfg: dict) -> dict:
@@ -180,13 +267,22 @@ def management_tokens(cfg: dict) -> dict:
 
 def config_from_env() -> dict:
     work = env("BENCH_WORK")
+    service = {"url": env("BENCH_SERVICE_URL"), "path": "/userinfo", "pid": int(env("BENCH_SERVICE_PID"))}
+    service_off = {"url": env("BENCH_SERVICE_OFF_URL"), "path": "/userinfo", "pid": int(env("BENCH_SERVICE_OFF_PID"))}
     targets = {
         "floor": {"url": env("BENCH_FLOOR_URL"), "path": "/me", "pid": int(env("BENCH_FLOOR_PID"))},
-        "bearer": {"url": env("BENCH_SERVICE_URL"), "path": "/userinfo", "pid": int(env("BENCH_SERVICE_PID"))},
-        "cookie": {"url": env("BENCH_SERVICE_URL"), "path": "/userinfo", "pid": int(env("BENCH_SERVICE_PID"))},
+        "noio": {"url": env("BENCH_NOIO_URL"), "path": "/me", "pid": int(env("BENCH_NOIO_PID"))},
+        "bearer": dict(service),
+        "cookie": dict(service),
+        "bearer_off": dict(service_off),
+        "cookie_off": dict(service_off),
     }
     if os.environ.get("BENCH_PEER_URL"):
         targets["peer"] = {"url": env("BENCH_PEER_URL"), "path": "/me", "pid": int(env("BENCH_PEER_PID"))}
+    if os.environ.get("BENCH_OIDC_URL"):
+        targets["oidc"] = {"url": env("BENCH_OIDC_URL"), "path": "/redirect_uri?info=json", "pid": int(env("BENCH_OIDC_PID"))}
+        if env("OIDC_STATIC", "1") != "0":
+            targets["oidc_static"] = {**targets["oidc"], "path": "/user.json"}
     return {
         "work": work,
         "n": int(env("N")),
@@ -203,6 +299,10 @@ def config_from_env() -> dict:
         "management_calls": int(env("MANAGEMENT_CALLS", "1000")),
         "service": env("BENCH_SERVICE_URL"),
         "service_pid": int(env("BENCH_SERVICE_PID")),
+        "service_off": env("BENCH_SERVICE_OFF_URL"),
+        "noio": env("BENCH_NOIO_URL"),
+        "oidc": os.environ.get("BENCH_OIDC_URL"),
+        "trials": int(env("TRIALS", "1000")),
         "tenant": env("BENCH_TENANT_URL"),
         "tenant_pid": int(env("BENCH_TENANT_PID")),
         "floor": env("BENCH_FLOOR_URL"),
@@ -217,8 +317,16 @@ def run() -> None:
     cfg = config_from_env()
     results = {"config": {k: v for k, v in cfg.items() if k != "targets"}, "started": time.time()}
     results["sessions"] = sessions(cfg)
+    instances = {"cache_on": cfg["service"], "cache_off": cfg["service_off"]}
+    warm_up(cfg)
+    metrics_before = {key: cache_metrics(url) for key, url in instances.items()}
     results["load"] = load_rounds(cfg)
+    results["cache_metrics"] = {
+        key: counters.metrics_between(metrics_before[key], cache_metrics(url)) for key, url in instances.items()
+    }
     results["memory_after_load"] = {name: load.memory_kb(t["pid"]) for name, t in cfg["targets"].items()}
+    if cfg["trials"] > 0:
+        results["invalidation"] = invalidation_trials(cfg)
     results["logins"] = login_throughput(cfg)
     results["management"] = management_tokens(cfg)
     results["finished"] = time.time()
@@ -231,9 +339,9 @@ def run() -> None:
 
 
 def main(argv) -> None:
-    if len(argv) >= 1 and argv[0] == "tenant-file" and len(argv) == 3:
+    if len(argv) in (3, 4) and argv[0] == "tenant-file":
         with open(argv[2], "w") as out:
-            json.dump(logins.tenant_file(int(argv[1])), out)
+            json.dump(logins.tenant_file(int(argv[1]), argv[3] if len(argv) == 4 else None), out)
     elif argv == ["run"]:
         run()
     elif len(argv) == 2 and argv[0] == "report":

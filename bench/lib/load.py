@@ -9,8 +9,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def memory_kb(pid: int) -> dict:
-    """VmRSS and VmHWM of `pid` in kB (empty when the process is gone)."""
+def _process_memory_kb(pid: int) -> dict:
     out = {}
     try:
         with open(f"/proc/{pid}/status") as status:
@@ -20,6 +19,30 @@ def memory_kb(pid: int) -> dict:
                     out[name] = int(value.split()[0])
     except OSError:
         pass
+    return out
+
+
+def process_tree(pid: int) -> list:
+    """`pid` and its descendants (httpd's workers are child processes)."""
+    pids, i = [pid], 0
+    while i < len(pids):
+        try:
+            for task in os.listdir(f"/proc/{pids[i]}/task"):
+                with open(f"/proc/{pids[i]}/task/{task}/children") as children:
+                    pids.extend(int(c) for c in children.read().split())
+        except OSError:
+            pass
+        i += 1
+    return pids
+
+
+def memory_kb(pid: int) -> dict:
+    """VmRSS and VmHWM in kB of `pid`, summed over its child processes when it has any (an
+    upper bound for them: pages they share are counted in each); empty when it is gone."""
+    out = {}
+    for member in process_tree(pid):
+        for name, value in _process_memory_kb(member).items():
+            out[name] = out.get(name, 0) + value
     return out
 
 

@@ -18,9 +18,31 @@ def user_email(i: int) -> str:
     return f"bench-user-{i:05d}@example.com"
 
 
-def tenant_file(users: int) -> dict:
-    """A devtenant description: the built-in clients and connections, `users` bench users."""
-    return {
+OIDC_CLIENT_ID = "bench-oidc-peer"
+OIDC_CLIENT_SECRET = "bench-oidc-secret"
+
+
+def tenant_clients(oidc_redirect: str) -> list:
+    """The devtenant's built-in clients (a tenant file's `clients` replaces them all), plus the
+    mod_auth_openidc peer's own client with exactly its redirect URI as callback."""
+    local = ["http://127.0.0.1:*", "http://localhost:*"]
+    return [
+        {"name": "Website", "clientId": "dev-website-client", "clientSecret": "dev-website-secret",
+         "callbacks": local, "allowedLogoutUrls": local},
+        {"name": "Token app", "clientId": "dev-token-client", "clientSecret": "dev-token-secret",
+         "callbacks": local, "allowedLogoutUrls": local},
+        {"name": "Management (machine to machine)", "clientId": "dev-management-client",
+         "clientSecret": "dev-management-secret"},
+        {"name": "mod_auth_openidc peer", "clientId": OIDC_CLIENT_ID, "clientSecret": OIDC_CLIENT_SECRET,
+         "grantTypes": ["authorization_code"], "callbacks": [oidc_redirect],
+         "tokenEndpointAuthMethod": "client_secret_basic"},
+    ]
+
+
+def tenant_file(users: int, oidc_redirect: str | None = None) -> dict:
+    """A devtenant description: the built-in clients and connections, `users` bench users, and
+    with `oidc_redirect` the mod_auth_openidc peer's client."""
+    tenant = {
         "users": [
             {
                 "email": user_email(i),
@@ -37,6 +59,9 @@ def tenant_file(users: int) -> dict:
             for i in range(users)
         ]
     }
+    if oidc_redirect:
+        tenant["clients"] = tenant_clients(oidc_redirect)
+    return tenant
 
 
 def _parallel(count: int, concurrency: int, work, deadline: float | None = None):
@@ -119,14 +144,19 @@ def _cookie_header(jar: dict) -> str:
     return "; ".join(f"{k}={v}" for k, v in jar.items())
 
 
-def peer_login(peer: str, user: int) -> str:
-    """The SDK's own login flow, as a browser does it; returns the `appSession` cookie pair.
+EXPRESS_SESSION_COOKIE = "appSession"
+OIDC_SESSION_COOKIE = "mod_auth_openidc_session"
 
-    GET /login -> 302 to the tenant's /authorize (+ the SDK's state/nonce cookie) -> the login
-    form -> POST it -> 302 back to /callback?code&state -> the SDK exchanges the code, checks
-    the id_token and stores the session in Redis -> 302 with the `appSession` cookie."""
+
+def peer_login(peer: str, user: int, session_cookie: str = EXPRESS_SESSION_COOKIE) -> str:
+    """A peer's own login flow, as a browser does it; returns its session cookie pair.
+
+    GET /login (express: its login route; httpd: any protected page) -> 302 to the tenant's
+    /authorize (+ the peer's state/nonce cookie) -> the login form -> POST it -> 302 back to
+    the peer's callback (?code&state) -> the peer exchanges the code, checks the id_token and
+    stores the session in Redis -> 302 with the session cookie."""
     jar = {}
-    resp = httpc.request("GET", f"{peer}/login")
+    resp = httpc.request("GET", f"{peer}/login", {"accept": "text/html"})
     if resp.status != 302:
         raise RuntimeError(f"peer /login answered {resp.status}")
     jar.update(resp.cookies())
@@ -149,16 +179,17 @@ def peer_login(peer: str, user: int) -> str:
     resp = httpc.request("GET", callback, {"cookie": _cookie_header(jar)})
     if resp.status not in (302, 303):
         raise RuntimeError(f"peer /callback answered {resp.status}: {resp.body[:300]!r}")
-    session = resp.cookies().get("appSession")
+    session = resp.cookies().get(session_cookie)
     if not session:
-        raise RuntimeError("peer /callback set no appSession cookie")
-    return f"appSession={session}"
+        raise RuntimeError(f"peer callback set no {session_cookie} cookie")
+    return f"{session_cookie}={session}"
 
 
-def peer_logins(peer: str, count: int, users: int, seconds: float, concurrency: int = 8):
+def peer_logins(peer: str, count: int, users: int, seconds: float, concurrency: int = 8,
+                session_cookie: str = EXPRESS_SESSION_COOKIE):
     """Up to `count` peer logins, for at most `seconds`. Returns (cookies, failures, first failure)."""
     deadline = time.monotonic() + seconds
-    return _parallel(count, concurrency, lambda i: peer_login(peer, i % users), deadline)
+    return _parallel(count, concurrency, lambda i: peer_login(peer, i % users, session_cookie), deadline)
 
 
 def check_handles(url: str, path: str, header_sets, expect_sub: bool = True) -> None:

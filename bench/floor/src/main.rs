@@ -1,25 +1,38 @@
 //! `bench-floor`: the best a session lookup can do on this machine.
 //!
-//! One Redis GET per request, keyed like auth0-client's sessions (a SHA-256 of the
-//! handle, never the raw token), and a fixed JSON answer: no parsing, no logging, no
-//! middleware. The benchmark compares auth0-client's `/userinfo` against it.
+//! Two modes, both keyed like auth0-client's sessions (a SHA-256 of the handle, never the
+//! raw token) and answering a fixed JSON, with no parsing, no logging, no middleware:
+//!
+//! - `--redis URL`: one Redis GET per request (the "Redis-GET floor");
+//! - `--no-io`: a lookup in an in-memory map of token hashes, filled once by
+//!   `PUT /-/sessions` (the "no-I/O floor": the ceiling of any HTTP service here).
+//!
+//! The benchmark compares auth0-client's `/userinfo` against both.
+
+mod memory;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, put};
 use clap::Parser;
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 use sha2::{Digest, Sha256};
 
+use crate::memory::Sessions;
+
 /// The answer for a live session (the size of a typical `/userinfo` body).
 const USER: &str = r#"{"sub":"auth0|dev000000000000000000001","userId":"auth0|dev000000000000000000001","email":"dev@example.com","email_verified":true,"name":"Dev User","nickname":"dev","groups":["admin","dev"]}"#;
 
-/// One Redis GET per request and a fixed JSON answer (binds 127.0.0.1 only).
+/// Largest `PUT /-/sessions` body (a line of 65 bytes per session: a million sessions).
+const SEED_LIMIT: usize = 65 << 20;
+
+/// A session lookup floor: one Redis GET per request, or an in-memory map (binds 127.0.0.1 only).
 #[derive(Debug, Parser)]
 #[command(name = "bench-floor", about)]
 struct Args {
@@ -27,8 +40,12 @@ struct Args {
     #[arg(long)]
     port: u16,
     /// Redis URL, e.g. `redis://127.0.0.1:6379`, or `rediss://localhost:6380` for TLS.
+    #[arg(long, required_unless_present = "no_io", conflicts_with = "no_io")]
+    redis: Option<String>,
+    /// No I/O: sessions are the SHA-256 digests given once with `PUT /-/sessions`
+    /// (hex, one per line), kept in memory.
     #[arg(long)]
-    redis: String,
+    no_io: bool,
     /// PEM bundle of the CAs trusted for a `rediss://` URL (default: the system roots).
     #[arg(long)]
     tls_ca_file: Option<std::path::PathBuf>,
@@ -37,7 +54,7 @@ struct Args {
     prefix: String,
 }
 
-/// What every request needs.
+/// What every request of the Redis-GET floor needs.
 #[derive(Clone)]
 struct Floor {
     redis: ConnectionManager,
@@ -47,25 +64,43 @@ struct Floor {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let client = match &args.tls_ca_file {
-        None => redis::Client::open(args.redis.as_str())?,
-        Some(ca) => redis::Client::build_with_tls(
-            args.redis.as_str(),
-            redis::TlsCertificates {
-                client_tls: None,
-                root_cert: Some(std::fs::read(ca)?),
-            },
-        )?,
+    let app = match &args.redis {
+        Some(url) => {
+            let client = match &args.tls_ca_file {
+                None => redis::Client::open(url.as_str())?,
+                Some(ca) => redis::Client::build_with_tls(
+                    url.as_str(),
+                    redis::TlsCertificates {
+                        client_tls: None,
+                        root_cert: Some(std::fs::read(ca)?),
+                    },
+                )?,
+            };
+            let redis = client.get_connection_manager().await?;
+            let floor = Floor {
+                redis,
+                prefix: args.prefix,
+            };
+            Router::new().route("/me", get(me)).with_state(floor)
+        }
+        None => {
+            let sessions = Arc::new(Sessions::new(USER));
+            Router::new()
+                .route("/me", get(me_in_memory))
+                .route(
+                    "/-/sessions",
+                    put(seed).layer(DefaultBodyLimit::max(SEED_LIMIT)),
+                )
+                .with_state(sessions)
+        }
     };
-    let redis = client.get_connection_manager().await?;
-    let floor = Floor {
-        redis,
-        prefix: args.prefix,
-    };
-    let app = Router::new().route("/me", get(me)).with_state(floor);
     let listener =
         tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], args.port))).await?;
-    println!("bench-floor listening on http://{}", listener.local_addr()?);
+    let mode = if args.no_io { "no I/O" } else { "Redis GET" };
+    println!(
+        "bench-floor ({mode}) listening on http://{}",
+        listener.local_addr()?
+    );
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
@@ -82,12 +117,48 @@ async fn me(State(mut floor): State<Floor>, headers: HeaderMap) -> Response {
     let key = format!("{}{}", floor.prefix, hex_sha256(token));
     let found: redis::RedisResult<Option<Vec<u8>>> = floor.redis.get(key).await;
     match found {
-        Ok(Some(_)) => ([(header::CONTENT_TYPE, "application/json")], USER).into_response(),
+        Ok(Some(_)) => json(StatusCode::OK, USER),
         Ok(None) => unauthorized(),
-        Err(_) => (
+        Err(_) => json(
             StatusCode::SERVICE_UNAVAILABLE,
-            [(header::CONTENT_TYPE, "application/json")],
             r#"{"statusCode":503,"error":"Service Unavailable","message":"session store unavailable"}"#,
+        ),
+    }
+}
+
+/// `GET /me` without I/O: 200 and the map's answer when the handle's digest is in it, else 401.
+async fn me_in_memory(State(sessions): State<Arc<Sessions>>, headers: HeaderMap) -> Response {
+    let Some(token) = handle(&headers) else {
+        return unauthorized();
+    };
+    let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    match sessions.get(&digest) {
+        Some(body) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            body.clone(),
+        )
+            .into_response(),
+        None => unauthorized(),
+    }
+}
+
+/// `PUT /-/sessions`: the hex SHA-256 digests of the live handles, one per line, given once.
+async fn seed(State(sessions): State<Arc<Sessions>>, body: String) -> Response {
+    match sessions.fill(&body) {
+        Ok(count) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            format!(r#"{{"sessions":{count}}}"#),
+        )
+            .into_response(),
+        Err(err) => (
+            err.status(),
+            [(header::CONTENT_TYPE, "application/json")],
+            format!(
+                r#"{{"statusCode":{},"error":"{}","message":"{err}"}}"#,
+                err.status().as_u16(),
+                err.status().canonical_reason().unwrap_or("Error"),
+            ),
         )
             .into_response(),
     }
@@ -110,13 +181,16 @@ fn handle(headers: &HeaderMap) -> Option<&str> {
         .find_map(|pair| pair.trim().strip_prefix("sid="))
 }
 
+/// A fixed JSON answer (no copy of the body).
+fn json(status: StatusCode, body: &'static str) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
 fn unauthorized() -> Response {
-    (
+    json(
         StatusCode::UNAUTHORIZED,
-        [(header::CONTENT_TYPE, "application/json")],
         r#"{"statusCode":401,"error":"Unauthorized","message":"no session"}"#,
     )
-        .into_response()
 }
 
 fn hex_sha256(value: &str) -> String {
