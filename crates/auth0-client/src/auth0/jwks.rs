@@ -145,17 +145,7 @@ impl JwksCache {
         expected: &Expected<'_>,
     ) -> Result<Map<String, Value>, TokenError> {
         let token = id_token.expose();
-        let header = decode_header(token).map_err(|_| TokenError::Malformed)?;
-        let alg = header.alg;
-        if !expected.algorithms.contains(&alg) {
-            return Err(TokenError::AlgorithmNotAllowed(alg));
-        }
-        let key = if is_hmac(alg) {
-            DecodingKey::from_secret(expected.client_secret.expose().as_bytes())
-        } else {
-            self.key(expected.base_url, header.kid.as_deref(), alg)
-                .await?
-        };
+        let (alg, key) = self.signing_key(token, expected).await?;
         let mut validation = Validation::new(alg);
         validation.algorithms = vec![alg];
         validation.leeway = LEEWAY_SECONDS;
@@ -188,6 +178,27 @@ impl JwksCache {
             Some(sub) if !sub.is_empty() => Ok(claims),
             _ => Err(TokenError::MissingSubject),
         }
+    }
+
+    /// The algorithm a JWT (id_token or logout token) names and the key that checks its
+    /// signature: the client secret for an allowed HS*, else the tenant's key for its `kid`.
+    async fn signing_key(
+        &self,
+        token: &str,
+        expected: &Expected<'_>,
+    ) -> Result<(Algorithm, DecodingKey), TokenError> {
+        let header = decode_header(token).map_err(|_| TokenError::Malformed)?;
+        let alg = header.alg;
+        if !expected.algorithms.contains(&alg) {
+            return Err(TokenError::AlgorithmNotAllowed(alg));
+        }
+        let key = if is_hmac(alg) {
+            DecodingKey::from_secret(expected.client_secret.expose().as_bytes())
+        } else {
+            self.key(expected.base_url, header.kid.as_deref(), alg)
+                .await?
+        };
+        Ok((alg, key))
     }
 
     /// Fetches the tenant's JWKS now (readiness check-up); the cache is refreshed.
