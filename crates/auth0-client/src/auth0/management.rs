@@ -11,7 +11,6 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::file::ManagementClientConfig;
 use crate::metrics;
 use crate::secret::Secret;
-use crate::users::query::Page;
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
@@ -77,6 +76,15 @@ pub enum ManagementError {
     /// Auth0 did not answer within the call timeout.
     #[error("Auth0 did not answer in time")]
     Timeout,
+}
+
+/// A page of a users search, as Auth0 counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    /// Auth0 `per_page`.
+    pub per_page: u32,
+    /// Auth0 `page` (0-based).
+    pub page: u32,
 }
 
 /// Auth0's answer passed through to the caller: status and JSON body (`Null` when empty).
