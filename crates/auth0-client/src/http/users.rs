@@ -9,6 +9,7 @@ use super::extract::{ApiJson, ApiPath};
 use super::schemas::{Auth0Job, Auth0User, CreateUser, ImportForm, UpdateUser, UserFilters};
 use crate::app::AppState;
 use crate::auth0::management::{ManagementError, Passthrough};
+use crate::users::offboard::OffboardError;
 use crate::users::{ImportRequest, MAX_IMPORT_FILE, UsersError};
 use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
 use axum::extract::{DefaultBodyLimit, Multipart, RawQuery, State};
@@ -86,6 +87,15 @@ impl From<UsersError> for ApiError {
             UsersError::InvalidBody(message) => Self::bad_request(message),
             UsersError::TooLarge(message) => Self::payload_too_large(message),
             UsersError::Auth0(error) => error.into(),
+        }
+    }
+}
+
+impl From<OffboardError> for ApiError {
+    fn from(error: OffboardError) -> Self {
+        match error {
+            OffboardError::Users(error) => error.into(),
+            OffboardError::Sessions(error) => error.into(),
         }
     }
 }
@@ -265,10 +275,10 @@ pub async fn update_user(
     ApiPath(user_id): ApiPath<String>,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<Json<Value>, ApiError> {
-    let user = state.management.update(&user_id, &body).await?;
-    if body.get("blocked") == Some(&Value::Bool(true)) {
-        state.login.end_user_sessions(&user_id, "blocked").await?;
-    }
+    let user = state
+        .management
+        .update_and_end_sessions_if_blocked(&state.login, &user_id, &body)
+        .await?;
     Ok(Json(user))
 }
 
@@ -288,8 +298,10 @@ pub async fn delete_user(
     State(state): State<AppState>,
     ApiPath(user_id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.management.delete(&user_id).await?;
-    state.login.end_user_sessions(&user_id, "deleted").await?;
+    state
+        .management
+        .delete_and_end_sessions(&state.login, &user_id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

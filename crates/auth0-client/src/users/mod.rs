@@ -2,6 +2,7 @@
 //! the operations of the `/users` routes over the Management API.
 
 pub mod connections;
+pub mod offboard;
 pub mod query;
 
 use crate::auth0::management::{
