@@ -6,6 +6,7 @@
 //! fetches them again, at most once per [`REFETCH_INTERVAL`] per tenant. When a refetch
 //! fails, the keys fetched last keep working until [`MAX_CACHE_AGE`] after their fetch.
 
+mod check_up;
 mod key_set;
 pub mod logout_token;
 

@@ -197,6 +197,12 @@ impl Login {
         Ok(())
     }
 
+    /// Check-up of one tenant (a client's or the management client's): its JWKS
+    /// answers within `timeout` with a usable signing key, else why not.
+    pub async fn check_tenant(&self, tenant: &str, timeout: Duration) -> Result<(), String> {
+        self.jwks.check_up(tenant, timeout).await
+    }
+
     /// The live session behind `handle` (no refresh).
     pub async fn session(&self, handle: &SessionHandle) -> Result<Session, LoginError> {
         self.sessions
