@@ -40,29 +40,36 @@ pub struct Shared {
 }
 
 impl AppState {
-    /// Builds the state; fails with a message naming the bad configuration field.
-    pub fn new(config: Arc<Config>, sessions: Arc<dyn SessionStore>) -> Result<Self, String> {
-        Self::with_tuning(config, sessions, Tuning::default())
+    /// The state of a (typed, hence valid) `config`; Auth0 is called with `http`
+    /// ([`crate::auth0::http_client`]).
+    pub fn new(
+        config: Arc<Config>,
+        sessions: Arc<dyn SessionStore>,
+        http: reqwest::Client,
+    ) -> Self {
+        Self::with_tuning(config, sessions, http, Tuning::default())
     }
 
     /// [`AppState::new`] with explicit timeouts, leases and clock.
     pub fn with_tuning(
         config: Arc<Config>,
         sessions: Arc<dyn SessionStore>,
+        http: reqwest::Client,
         tuning: Tuning,
-    ) -> Result<Self, String> {
+    ) -> Self {
         let management = Arc::new(crate::users::Users::with_tuning(
-            &config.file.management_client,
+            &config.management,
+            http.clone(),
             &tuning,
-        )?);
-        let login = Arc::new(Login::with_tuning(&config, sessions.clone(), tuning)?);
-        Ok(Self(Arc::new(Shared {
+        ));
+        let login = Arc::new(Login::with_tuning(&config, sessions.clone(), http, tuning));
+        Self(Arc::new(Shared {
             config,
             sessions,
             login,
             management,
             lifecycle: Arc::new(Lifecycle::new()),
-        })))
+        }))
     }
 
     /// The same state with another user-management service (tests tune its timeouts).
@@ -181,8 +188,8 @@ impl Application {
     ) -> anyhow::Result<Self> {
         crate::telemetry::prometheus();
         let port = config.settings.http_port;
-        let state =
-            AppState::with_tuning(Arc::new(config), store, tuning).map_err(anyhow::Error::msg)?;
+        let http = crate::auth0::http_client().map_err(anyhow::Error::msg)?;
+        let state = AppState::with_tuning(Arc::new(config), store, http, tuning);
         let listener = crate::server::bind(address, port).map_err(|error| {
             let shown = address.map_or_else(|| "every interface".to_owned(), |ip| ip.to_string());
             anyhow::anyhow!(

@@ -13,7 +13,7 @@ pub mod logout_token;
 pub use key_set::{KeySet, MAX_CACHE_AGE, MIN_CACHE_AGE, cache_age};
 
 use super::body::{MAX_BODY_BYTES, read_capped};
-use crate::config::file::SUPPORTED_ALGORITHMS;
+use crate::config::typed::SigningAlgorithm;
 use crate::metrics;
 use crate::secret::Secret;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
@@ -340,25 +340,22 @@ fn is_hmac(alg: Algorithm) -> bool {
     matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
 }
 
-/// Parses a client's `supportedSigningAlgs` (RS256 when empty). `none` is never accepted.
-pub fn parse_algorithms(names: &[String]) -> Result<Vec<Algorithm>, String> {
-    if names.is_empty() {
-        return Ok(vec![Algorithm::RS256]);
+/// The verifier's algorithm for a configured one (`none` is not configurable).
+pub fn algorithm(alg: SigningAlgorithm) -> Algorithm {
+    match alg {
+        SigningAlgorithm::RS256 => Algorithm::RS256,
+        SigningAlgorithm::RS384 => Algorithm::RS384,
+        SigningAlgorithm::RS512 => Algorithm::RS512,
+        SigningAlgorithm::PS256 => Algorithm::PS256,
+        SigningAlgorithm::PS384 => Algorithm::PS384,
+        SigningAlgorithm::PS512 => Algorithm::PS512,
+        SigningAlgorithm::ES256 => Algorithm::ES256,
+        SigningAlgorithm::ES384 => Algorithm::ES384,
+        SigningAlgorithm::EdDSA => Algorithm::EdDSA,
+        SigningAlgorithm::HS256 => Algorithm::HS256,
+        SigningAlgorithm::HS384 => Algorithm::HS384,
+        SigningAlgorithm::HS512 => Algorithm::HS512,
     }
-    names
-        .iter()
-        .map(|name| {
-            name.parse::<Algorithm>()
-                .ok()
-                .filter(|_| SUPPORTED_ALGORITHMS.contains(&name.as_str()))
-                .ok_or_else(|| {
-                    format!(
-                        "unsupported signing algorithm {name:?} (one of {})",
-                        SUPPORTED_ALGORITHMS.join(", ")
-                    )
-                })
-        })
-        .collect()
 }
 
 /// Check-up: how many keys of a JWKS document can verify signatures (public, not

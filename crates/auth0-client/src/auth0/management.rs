@@ -8,7 +8,7 @@
 //! is counted in metrics.
 
 use crate::clock::{Clock, SystemClock};
-use crate::config::file::ManagementClientConfig;
+use crate::config::typed::Management;
 use crate::metrics;
 use crate::secret::Secret;
 use bytes::Bytes;
@@ -161,29 +161,17 @@ pub struct ManagementApi {
 }
 
 impl ManagementApi {
-    /// A client for `config`; fails with a message naming the bad field.
-    pub fn new(
-        config: &ManagementClientConfig,
-        options: ManagementOptions,
-    ) -> Result<Self, String> {
-        let base_url = config.auth0_url.trim_end_matches('/').to_owned();
-        url::Url::parse(&base_url)
-            .map_err(|e| format!("managementClient.auth0Url is not a URL: {e}"))?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(3))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("auth0-client/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client for Auth0: {e}"))?;
-        Ok(Self {
+    /// A client of the typed managementClient `config`, calling Auth0 with `http`.
+    pub fn new(config: &Management, http: reqwest::Client, options: ManagementOptions) -> Self {
+        Self {
             http,
-            base_url,
+            base_url: config.auth0_url.base().to_owned(),
             client_id: config.client_id.clone(),
             client_secret: config.client_secret.clone(),
             options,
             token: Mutex::new(TokenSlot::default()),
             clock: Arc::new(SystemClock),
-        })
+        }
     }
 
     /// Sets the clock the token's renewal reads (tests move it by hand).

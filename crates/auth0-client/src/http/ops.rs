@@ -108,22 +108,17 @@ async fn check_up(State(state): State<AppState>) -> impl IntoResponse {
             }
         }
     };
-    let file = &state.config.file;
-    let tenants: BTreeSet<&str> = file
+    let config = &state.config;
+    let tenants: BTreeSet<&str> = config
         .clients
         .values()
-        .map(|client| client.auth0_url.as_str())
-        .chain([file.management_client.auth0_url.as_str()])
-        .map(|url| url.trim_end_matches('/'))
+        .map(|client| client.auth0_url.base())
+        .chain([config.management.auth0_url.base()])
         .collect();
-    let jwks = futures::future::join_all(
-        tenants
-            .into_iter()
-            .map(|tenant| {
-                let login = &state.login;
-                async move { (tenant, login.check_tenant(tenant, PROBE_TIMEOUT).await) }
-            }),
-    );
+    let jwks = futures::future::join_all(tenants.into_iter().map(|tenant| {
+        let login = &state.login;
+        async move { (tenant, login.check_tenant(tenant, PROBE_TIMEOUT).await) }
+    }));
     let (store, jwks) = tokio::join!(store, jwks);
     let mut checks = BTreeMap::new();
     checks.insert("sessionStore".to_owned(), outcome(store));

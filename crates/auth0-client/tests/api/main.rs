@@ -14,6 +14,7 @@ mod session_cache;
 mod sessions;
 mod startup;
 mod support;
+mod typed_config;
 mod users;
 // After `sessions`, whose store-suite macros it uses.
 mod redis_tls;
