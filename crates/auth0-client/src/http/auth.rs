@@ -8,7 +8,7 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiQuery, JsonOrForm};
 use super::login_csrf::check_same_site;
 use super::schemas::{CodeExchange, PasswordLogin as PasswordLoginBody, TokenGrant, UserInfo};
-use crate::app::AppState;
+use super::state::AppState;
 use crate::config::file::SameSite;
 use crate::login::Issued;
 use crate::login::authorize::{AuthorizeRequest, MAX_REDIRECT_LEN};

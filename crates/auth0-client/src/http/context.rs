@@ -2,7 +2,7 @@
 //! session handle, the end user's IP. Extractors never put a token in a span.
 
 use super::error::ApiError;
-use crate::app::AppState;
+use super::state::AppState;
 use crate::login::client::ClientProfile;
 use crate::session::SessionHandle;
 use axum::extract::{ConnectInfo, FromRequestParts};

@@ -321,7 +321,7 @@ impl From<FormRejection> for ApiError {
 fn body_too_large() -> ApiError {
     ApiError::payload_too_large(format!(
         "The request body is over the {} KiB limit.",
-        crate::app::BODY_LIMIT / 1024
+        super::limits::BODY_LIMIT / 1024
     ))
 }
 

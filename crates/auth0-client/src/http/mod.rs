@@ -11,4 +11,5 @@ pub mod limits;
 pub mod login_csrf;
 pub mod ops;
 pub mod schemas;
+pub mod state;
 pub mod users;

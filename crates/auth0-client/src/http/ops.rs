@@ -1,6 +1,6 @@
 //! Operations routes (health, readiness, check-up, metrics), outside `SERVICE_PREFIX`.
 
-use crate::app::AppState;
+use super::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;

@@ -7,8 +7,9 @@
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath};
 use super::schemas::{Auth0Job, Auth0User, CreateUser, ImportForm, UpdateUser, UserFilters};
-use crate::app::AppState;
+use super::state::AppState;
 use crate::auth0::management::{ManagementError, Passthrough};
+use crate::users::Users;
 use crate::users::offboard::OffboardError;
 use crate::users::{ImportRequest, MAX_IMPORT_FILE, UsersError};
 use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
@@ -20,6 +21,7 @@ use axum::{Json, Router};
 use bytes::BytesMut;
 use serde::Serialize;
 use serde_json::Value;
+use std::sync::Arc;
 
 /// Header carrying the authorization layer's row filter.
 const ACL_ROWS: &str = "acl_rows";
@@ -190,12 +192,12 @@ pub async fn list_users(
         (status = 504, description = "Auth0 too slow", body = ErrorBody),
     ))]
 pub async fn count_users(
-    State(state): State<AppState>,
+    State(users): State<Arc<Users>>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Json<UserCount>, ApiError> {
     let params = query_pairs(raw.as_deref())?;
-    let count = state.management.count(&params, acl_rows(&headers)?).await?;
+    let count = users.count(&params, acl_rows(&headers)?).await?;
     Ok(Json(UserCount { count }))
 }
 
@@ -229,10 +231,10 @@ pub async fn active_users(
         (status = 504, description = "Auth0 too slow", body = ErrorBody),
     ))]
 pub async fn get_user(
-    State(state): State<AppState>,
+    State(users): State<Arc<Users>>,
     ApiPath(user_id): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(state.management.get(&user_id).await?))
+    Ok(Json(users.get(&user_id).await?))
 }
 
 /// Creates a user (not a signup endpoint); `connection` defaults to the configured one.
@@ -248,10 +250,10 @@ pub async fn get_user(
         (status = 504, description = "Auth0 too slow", body = ErrorBody),
     ))]
 pub async fn create_user(
-    State(state): State<AppState>,
+    State(users): State<Arc<Users>>,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<Response, ApiError> {
-    let user = state.management.create(body).await?;
+    let user = users.create(body).await?;
     Ok((StatusCode::CREATED, Json(user)).into_response())
 }
 
@@ -318,14 +320,14 @@ pub async fn delete_user(
         (status = 504, description = "Auth0 too slow", body = ErrorBody),
     ))]
 pub async fn import_users(
-    State(state): State<AppState>,
+    State(users): State<Arc<Users>>,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
     let multipart = multipart.map_err(|_| {
         ApiError::bad_request("Send the import as multipart/form-data with a users file field.")
     })?;
     let request = read_import(multipart).await?;
-    Ok(passthrough(state.management.import(request).await?))
+    Ok(passthrough(users.import(request).await?))
 }
 
 /// An import job, as Auth0 returns it.
@@ -340,10 +342,10 @@ pub async fn import_users(
         (status = 504, description = "Auth0 too slow", body = ErrorBody),
     ))]
 pub async fn import_status(
-    State(state): State<AppState>,
+    State(users): State<Arc<Users>>,
     ApiPath(job_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    Ok(passthrough(state.management.job(&job_id).await?))
+    Ok(passthrough(users.job(&job_id).await?))
 }
 
 /// An import job's errors, as Auth0 returns them.
@@ -358,10 +360,10 @@ pub async fn import_status(
         (status = 504, description = "Auth0 too slow", body = ErrorBody),
     ))]
 pub async fn import_errors(
-    State(state): State<AppState>,
+    State(users): State<Arc<Users>>,
     ApiPath(job_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    Ok(passthrough(state.management.job_errors(&job_id).await?))
+    Ok(passthrough(users.job_errors(&job_id).await?))
 }
 
 fn multipart_error(error: MultipartError) -> ApiError {
