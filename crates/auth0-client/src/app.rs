@@ -34,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::routes())
         .merge(docs::routes())
         .method_not_allowed_fallback(error::method_not_allowed)
+        .route_layer(from_fn(error::log_cause))
         .route_layer(from_fn(crate::http::limits::request_head_limits))
         .route_layer(from_fn(track))
         .fallback(error::route_not_found.layer(from_fn(track)))

@@ -8,10 +8,9 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath};
 use super::schemas::{Auth0Job, Auth0User, CreateUser, ImportForm, UpdateUser, UserFilters};
 use super::state::AppState;
-use crate::auth0::management::{ManagementError, Passthrough};
+use crate::auth0::management::Passthrough;
 use crate::users::Users;
-use crate::users::offboard::OffboardError;
-use crate::users::{ImportRequest, MAX_IMPORT_FILE, UsersError};
+use crate::users::{ImportRequest, MAX_IMPORT_FILE};
 use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
 use axum::extract::{DefaultBodyLimit, Multipart, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -79,52 +78,6 @@ pub struct UserCount {
 pub struct ActiveUser {
     /// Auth0 user id.
     user_id: String,
-}
-
-impl From<UsersError> for ApiError {
-    fn from(error: UsersError) -> Self {
-        match error {
-            UsersError::Query(error) => Self::bad_request(error.0),
-            UsersError::Connection(error) => Self::bad_request(error.0),
-            UsersError::InvalidBody(message) => Self::bad_request(message),
-            UsersError::TooLarge(message) => Self::payload_too_large(message),
-            UsersError::Auth0(error) => error.into(),
-        }
-    }
-}
-
-impl From<OffboardError> for ApiError {
-    fn from(error: OffboardError) -> Self {
-        match error {
-            OffboardError::Users(error) => error.into(),
-            OffboardError::Sessions(error) => error.into(),
-        }
-    }
-}
-
-impl From<ManagementError> for ApiError {
-    fn from(error: ManagementError) -> Self {
-        match error {
-            ManagementError::Rejected { status, message } => match StatusCode::from_u16(status) {
-                Ok(status) if status.is_client_error() => Self::new(status, message),
-                _ => Self::bad_gateway("Auth0 answered unexpectedly; retry shortly."),
-            },
-            ManagementError::RateLimited { retry_after } => Self::too_many_requests(
-                "Auth0's Management API rate limit is exhausted; retry after the Retry-After delay.",
-                retry_after,
-            ),
-            ManagementError::Credentials(_) => {
-                Self::bad_gateway("Auth0 refused this service's management client credentials.")
-            }
-            ManagementError::Unavailable(cause) => {
-                tracing::warn!(cause = %cause, "Auth0 Management API unavailable");
-                Self::bad_gateway("Auth0 is unavailable or answered unexpectedly; retry shortly.")
-            }
-            ManagementError::Timeout => {
-                Self::gateway_timeout("Auth0 did not answer in time; retry shortly.")
-            }
-        }
-    }
 }
 
 fn query_pairs(raw: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
@@ -453,6 +406,8 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use crate::auth0::management::ManagementError;
+    use crate::users::UsersError;
     use utoipa::OpenApi;
 
     #[test]

@@ -2,6 +2,7 @@
 
 mod auth;
 mod build;
+mod errors_logged_once;
 mod hardening_sessions;
 mod hardening_tokens;
 mod lifecycle;
