@@ -1,7 +1,7 @@
 //! The tenants' signing keys (JWKS), cached per tenant, and id_token verification.
 //!
 //! A tenant's keys are fetched on first use and trusted for the `max-age` of its answer,
-//! within [`MIN_CACHE_AGE`]..[`MAX_CACHE_AGE`]; then fetched again, so a key the tenant
+//! within [`MIN_CACHE_AGE`](key_set::MIN_CACHE_AGE)..[`MAX_CACHE_AGE`]; then fetched again, so a key the tenant
 //! removed stops being trusted. A token naming an unknown `kid` (key rotation) also
 //! fetches them again, at most once per [`REFETCH_INTERVAL`] per tenant. When a refetch
 //! fails, the keys fetched last keep working until [`MAX_CACHE_AGE`] after their fetch.
@@ -10,7 +10,7 @@ mod check_up;
 mod key_set;
 pub mod logout_token;
 
-pub use key_set::{KeySet, MAX_CACHE_AGE, MIN_CACHE_AGE, cache_age};
+pub use key_set::{KeySet, MAX_CACHE_AGE, cache_age};
 
 use super::body::{MAX_BODY_BYTES, read_capped};
 use crate::config::typed::SigningAlgorithm;

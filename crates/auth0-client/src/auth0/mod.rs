@@ -1,8 +1,8 @@
 //! Typed clients for Auth0: the Authentication API, the Management API v2, the JWKS.
 
 pub mod authentication;
-pub mod body;
-pub mod jwks;
+pub(crate) mod body;
+pub(crate) mod jwks;
 pub mod management;
 
 use crate::config::file::ClientAuth;

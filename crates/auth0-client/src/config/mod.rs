@@ -4,7 +4,7 @@
 pub mod dev_tenant;
 pub mod env;
 pub mod file;
-pub mod origins;
+pub(crate) mod origins;
 pub mod redis_tls;
 #[cfg(test)]
 mod schema_sync;

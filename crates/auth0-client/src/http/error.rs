@@ -138,11 +138,13 @@ impl ApiError {
     }
 
     /// The status answered.
+    #[cfg(test)]
     pub fn status(&self) -> StatusCode {
         self.status
     }
 
     /// The caller-facing message.
+    #[cfg(test)]
     pub fn message(&self) -> &str {
         &self.message
     }

@@ -3,17 +3,17 @@
 //!
 //! Handlers call these functions; nothing here knows about HTTP.
 
-pub mod authorize;
-pub mod backchannel;
-pub mod client;
+pub(crate) mod authorize;
+pub(crate) mod backchannel;
+pub(crate) mod client;
 pub mod idle;
-pub mod lifecycle;
-pub mod logout;
+pub(crate) mod lifecycle;
+pub(crate) mod logout;
 pub mod refresh;
 mod same_user;
-pub mod throttle;
+pub(crate) mod throttle;
 pub mod token;
-pub mod user;
+pub(crate) mod user;
 
 use crate::auth0::authentication::{Auth0Error, AuthenticationApi};
 use crate::auth0::jwks::{Expected, JwksCache, TokenError};

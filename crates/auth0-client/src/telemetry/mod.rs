@@ -1,10 +1,10 @@
 //! Telemetry: JSON log lines in the platform shape, the Prometheus recorder, and the
 //! per-request middleware (request id, access log, request metrics).
 
-pub mod json_layer;
-pub mod log_writer;
-pub mod origin;
-pub mod request;
+pub(crate) mod json_layer;
+pub(crate) mod log_writer;
+pub(crate) mod origin;
+pub(crate) mod request;
 
 use crate::config::env::LogLevel;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};

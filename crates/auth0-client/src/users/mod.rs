@@ -1,9 +1,9 @@
 //! User management: CRUD-like query -> Auth0 Lucene translation, connection rules, and
 //! the operations of the `/users` routes over the Management API.
 
-pub mod connections;
-pub mod offboard;
-pub mod query;
+pub(crate) mod connections;
+pub(crate) mod offboard;
+pub(crate) mod query;
 
 use crate::auth0::management::{
     ImportJob, ManagementApi, ManagementError, ManagementOptions, Passthrough,
@@ -91,11 +91,6 @@ impl Users {
                 .with_clock(tuning.clock.clone()),
             connections: config.connections.clone(),
         }
-    }
-
-    /// The Management API client.
-    pub fn api(&self) -> &ManagementApi {
-        &self.api
     }
 
     /// A page of users matching the query-string `params` and the `acl_rows` header.

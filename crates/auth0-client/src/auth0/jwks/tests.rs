@@ -1,3 +1,4 @@
+use super::key_set::MIN_CACHE_AGE;
 use super::*;
 use serde_json::json;
 
