@@ -257,7 +257,7 @@ struct CacheMetrics {
 }
 
 static CACHE: LazyLock<CacheMetrics> = LazyLock::new(|| {
-    crate::telemetry::prometheus();
+    prometheus();
     CacheMetrics {
         hits: counter!("session_cache_hits_total"),
         misses: counter!("session_cache_misses_total"),
