@@ -3,7 +3,6 @@
 use crate::config::Config;
 use crate::config::tuning::Tuning;
 use crate::http::{auth, docs, error, ops, users};
-use crate::login::Login;
 use crate::session::SessionStore;
 use crate::telemetry::request::track;
 use axum::Router;
@@ -12,107 +11,10 @@ use axum::handler::Handler as _;
 use axum::middleware::from_fn;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 
-/// Largest request body accepted by default (routes may set their own limit).
-pub const BODY_LIMIT: usize = 256 * 1024;
-
-/// State shared by every handler: one reference count to clone per extractor, its
-/// fields reached through `Deref`.
-#[derive(Clone)]
-pub struct AppState(Arc<Shared>);
-
-/// What [`AppState`] shares.
-#[derive(Clone)]
-pub struct Shared {
-    /// Validated configuration.
-    pub config: Arc<Config>,
-    /// Session store (Redis or memory).
-    pub sessions: Arc<dyn SessionStore>,
-    /// Login flows, Auth0 authentication client and JWKS cache.
-    pub login: Arc<Login>,
-    /// User management over the Auth0 Management API (cached M2M token, connection rules).
-    pub management: Arc<crate::users::Users>,
-    /// Readiness and shutdown signalling.
-    pub lifecycle: Arc<Lifecycle>,
-}
-
-impl AppState {
-    /// Builds the state; fails with a message naming the bad configuration field.
-    pub fn new(config: Arc<Config>, sessions: Arc<dyn SessionStore>) -> Result<Self, String> {
-        Self::with_tuning(config, sessions, Tuning::default())
-    }
-
-    /// [`AppState::new`] with explicit timeouts, leases and clock.
-    pub fn with_tuning(
-        config: Arc<Config>,
-        sessions: Arc<dyn SessionStore>,
-        tuning: Tuning,
-    ) -> Result<Self, String> {
-        let management = Arc::new(crate::users::Users::with_tuning(
-            &config.file.management_client,
-            &tuning,
-        )?);
-        let login = Arc::new(Login::with_tuning(&config, sessions.clone(), tuning)?);
-        Ok(Self(Arc::new(Shared {
-            config,
-            sessions,
-            login,
-            management,
-            lifecycle: Arc::new(Lifecycle::new()),
-        })))
-    }
-
-    /// The same state with another user-management service (tests tune its timeouts).
-    pub fn with_management(&self, management: Arc<crate::users::Users>) -> Self {
-        let mut shared = Shared::clone(&self.0);
-        shared.management = management;
-        Self(Arc::new(shared))
-    }
-}
-
-impl std::ops::Deref for AppState {
-    type Target = Shared;
-
-    fn deref(&self) -> &Shared {
-        &self.0
-    }
-}
-
-/// Whether the service takes traffic, and the trigger that starts its shutdown.
-#[derive(Debug)]
-pub struct Lifecycle {
-    shutting_down: AtomicBool,
-    trigger: watch::Sender<bool>,
-}
-
-impl Lifecycle {
-    fn new() -> Self {
-        Self {
-            shutting_down: AtomicBool::new(false),
-            trigger: watch::channel(false).0,
-        }
-    }
-
-    /// False once shutdown has started (`/-/ready` answers 503).
-    pub fn is_ready(&self) -> bool {
-        !self.shutting_down.load(Ordering::SeqCst)
-    }
-
-    /// Starts the shutdown (what SIGTERM does): readiness fails at once, the listener
-    /// closes after `DELAY_SHUTDOWN_SECONDS`, in-flight requests finish.
-    pub fn shutdown(&self) {
-        self.shutting_down.store(true, Ordering::SeqCst);
-        self.trigger.send_replace(true);
-    }
-
-    async fn triggered(&self) {
-        let mut receiver = self.trigger.subscribe();
-        let _ = receiver.wait_for(|started| *started).await;
-    }
-}
+pub use crate::http::limits::BODY_LIMIT;
+pub use crate::http::state::{AppState, Lifecycle, Shared};
 
 /// The whole service router: API routes under `SERVICE_PREFIX`, operations and
 /// documentation routes outside it, request tracking, a body-size limit, JSON 404s and 405s.
@@ -132,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::routes())
         .merge(docs::routes())
         .method_not_allowed_fallback(error::method_not_allowed)
+        .route_layer(from_fn(error::log_cause))
         .route_layer(from_fn(crate::http::limits::request_head_limits))
         .route_layer(from_fn(track))
         .fallback(error::route_not_found.layer(from_fn(track)))
@@ -181,8 +84,8 @@ impl Application {
     ) -> anyhow::Result<Self> {
         crate::telemetry::prometheus();
         let port = config.settings.http_port;
-        let state =
-            AppState::with_tuning(Arc::new(config), store, tuning).map_err(anyhow::Error::msg)?;
+        let http = crate::auth0::http_client().map_err(anyhow::Error::msg)?;
+        let state = AppState::with_tuning(Arc::new(config), store, http, tuning);
         let listener = crate::server::bind(address, port).map_err(|error| {
             let shown = address.map_or_else(|| "every interface".to_owned(), |ip| ip.to_string());
             anyhow::anyhow!(

@@ -10,12 +10,12 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 #[cfg(feature = "dev")]
-pub mod dev;
+pub(crate) mod dev;
 pub mod http;
 pub mod login;
-pub mod metrics;
+pub(crate) mod metrics;
 pub mod secret;
-pub mod server;
+pub(crate) mod server;
 pub mod session;
 pub mod telemetry;
 pub mod users;

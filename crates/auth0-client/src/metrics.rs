@@ -6,6 +6,10 @@
 //! a closed set (route templates, standard methods, static endpoint and operation names,
 //! status classes), so no request can grow the number of series.
 
+mod recorder;
+
+pub use recorder::{metrics_upkeep, prometheus, render_metrics};
+
 use metrics::{Histogram, Unit, counter, histogram};
 use std::sync::{LazyLock, RwLock};
 use std::time::Instant;
@@ -221,7 +225,7 @@ pub fn store_error(operation: &'static str) {
 /// Histogram handles of the store operations, asked of the registry once each: the
 /// store is on the hot path (one read per `/userinfo`).
 static STORE_DURATIONS: LazyLock<RwLock<Vec<(&'static str, Histogram)>>> = LazyLock::new(|| {
-    crate::telemetry::prometheus();
+    prometheus();
     RwLock::default()
 });
 
@@ -253,7 +257,7 @@ struct CacheMetrics {
 }
 
 static CACHE: LazyLock<CacheMetrics> = LazyLock::new(|| {
-    crate::telemetry::prometheus();
+    prometheus();
     CacheMetrics {
         hits: counter!("session_cache_hits_total"),
         misses: counter!("session_cache_misses_total"),

@@ -1,18 +1,19 @@
 //! The tenants' signing keys (JWKS), cached per tenant, and id_token verification.
 //!
 //! A tenant's keys are fetched on first use and trusted for the `max-age` of its answer,
-//! within [`MIN_CACHE_AGE`]..[`MAX_CACHE_AGE`]; then fetched again, so a key the tenant
+//! within [`MIN_CACHE_AGE`](key_set::MIN_CACHE_AGE)..[`MAX_CACHE_AGE`]; then fetched again, so a key the tenant
 //! removed stops being trusted. A token naming an unknown `kid` (key rotation) also
 //! fetches them again, at most once per [`REFETCH_INTERVAL`] per tenant. When a refetch
 //! fails, the keys fetched last keep working until [`MAX_CACHE_AGE`] after their fetch.
 
+mod check_up;
 mod key_set;
 pub mod logout_token;
 
-pub use key_set::{KeySet, MAX_CACHE_AGE, MIN_CACHE_AGE, cache_age};
+pub use key_set::{KeySet, MAX_CACHE_AGE, cache_age};
 
 use super::body::{MAX_BODY_BYTES, read_capped};
-use crate::config::file::SUPPORTED_ALGORITHMS;
+use crate::config::typed::SigningAlgorithm;
 use crate::metrics;
 use crate::secret::Secret;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
@@ -145,17 +146,7 @@ impl JwksCache {
         expected: &Expected<'_>,
     ) -> Result<Map<String, Value>, TokenError> {
         let token = id_token.expose();
-        let header = decode_header(token).map_err(|_| TokenError::Malformed)?;
-        let alg = header.alg;
-        if !expected.algorithms.contains(&alg) {
-            return Err(TokenError::AlgorithmNotAllowed(alg));
-        }
-        let key = if is_hmac(alg) {
-            DecodingKey::from_secret(expected.client_secret.expose().as_bytes())
-        } else {
-            self.key(expected.base_url, header.kid.as_deref(), alg)
-                .await?
-        };
+        let (alg, key) = self.signing_key(token, expected).await?;
         let mut validation = Validation::new(alg);
         validation.algorithms = vec![alg];
         validation.leeway = LEEWAY_SECONDS;
@@ -188,6 +179,27 @@ impl JwksCache {
             Some(sub) if !sub.is_empty() => Ok(claims),
             _ => Err(TokenError::MissingSubject),
         }
+    }
+
+    /// The algorithm a JWT (id_token or logout token) names and the key that checks its
+    /// signature: the client secret for an allowed HS*, else the tenant's key for its `kid`.
+    async fn signing_key(
+        &self,
+        token: &str,
+        expected: &Expected<'_>,
+    ) -> Result<(Algorithm, DecodingKey), TokenError> {
+        let header = decode_header(token).map_err(|_| TokenError::Malformed)?;
+        let alg = header.alg;
+        if !expected.algorithms.contains(&alg) {
+            return Err(TokenError::AlgorithmNotAllowed(alg));
+        }
+        let key = if is_hmac(alg) {
+            DecodingKey::from_secret(expected.client_secret.expose().as_bytes())
+        } else {
+            self.key(expected.base_url, header.kid.as_deref(), alg)
+                .await?
+        };
+        Ok((alg, key))
     }
 
     /// Fetches the tenant's JWKS now (readiness check-up); the cache is refreshed.
@@ -328,25 +340,22 @@ fn is_hmac(alg: Algorithm) -> bool {
     matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
 }
 
-/// Parses a client's `supportedSigningAlgs` (RS256 when empty). `none` is never accepted.
-pub fn parse_algorithms(names: &[String]) -> Result<Vec<Algorithm>, String> {
-    if names.is_empty() {
-        return Ok(vec![Algorithm::RS256]);
+/// The verifier's algorithm for a configured one (`none` is not configurable).
+pub fn algorithm(alg: SigningAlgorithm) -> Algorithm {
+    match alg {
+        SigningAlgorithm::RS256 => Algorithm::RS256,
+        SigningAlgorithm::RS384 => Algorithm::RS384,
+        SigningAlgorithm::RS512 => Algorithm::RS512,
+        SigningAlgorithm::PS256 => Algorithm::PS256,
+        SigningAlgorithm::PS384 => Algorithm::PS384,
+        SigningAlgorithm::PS512 => Algorithm::PS512,
+        SigningAlgorithm::ES256 => Algorithm::ES256,
+        SigningAlgorithm::ES384 => Algorithm::ES384,
+        SigningAlgorithm::EdDSA => Algorithm::EdDSA,
+        SigningAlgorithm::HS256 => Algorithm::HS256,
+        SigningAlgorithm::HS384 => Algorithm::HS384,
+        SigningAlgorithm::HS512 => Algorithm::HS512,
     }
-    names
-        .iter()
-        .map(|name| {
-            name.parse::<Algorithm>()
-                .ok()
-                .filter(|_| SUPPORTED_ALGORITHMS.contains(&name.as_str()))
-                .ok_or_else(|| {
-                    format!(
-                        "unsupported signing algorithm {name:?} (one of {})",
-                        SUPPORTED_ALGORITHMS.join(", ")
-                    )
-                })
-        })
-        .collect()
 }
 
 /// Check-up: how many keys of a JWKS document can verify signatures (public, not

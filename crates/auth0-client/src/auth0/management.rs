@@ -8,10 +8,9 @@
 //! is counted in metrics.
 
 use crate::clock::{Clock, SystemClock};
-use crate::config::file::ManagementClientConfig;
+use crate::config::typed::Management;
 use crate::metrics;
 use crate::secret::Secret;
-use crate::users::query::Page;
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
@@ -77,6 +76,15 @@ pub enum ManagementError {
     /// Auth0 did not answer within the call timeout.
     #[error("Auth0 did not answer in time")]
     Timeout,
+}
+
+/// A page of a users search, as Auth0 counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    /// Auth0 `per_page`.
+    pub per_page: u32,
+    /// Auth0 `page` (0-based).
+    pub page: u32,
 }
 
 /// Auth0's answer passed through to the caller: status and JSON body (`Null` when empty).
@@ -153,29 +161,17 @@ pub struct ManagementApi {
 }
 
 impl ManagementApi {
-    /// A client for `config`; fails with a message naming the bad field.
-    pub fn new(
-        config: &ManagementClientConfig,
-        options: ManagementOptions,
-    ) -> Result<Self, String> {
-        let base_url = config.auth0_url.trim_end_matches('/').to_owned();
-        url::Url::parse(&base_url)
-            .map_err(|e| format!("managementClient.auth0Url is not a URL: {e}"))?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(3))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("auth0-client/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client for Auth0: {e}"))?;
-        Ok(Self {
+    /// A client of the typed managementClient `config`, calling Auth0 with `http`.
+    pub fn new(config: &Management, http: reqwest::Client, options: ManagementOptions) -> Self {
+        Self {
             http,
-            base_url,
+            base_url: config.auth0_url.base().to_owned(),
             client_id: config.client_id.clone(),
             client_secret: config.client_secret.clone(),
             options,
             token: Mutex::new(TokenSlot::default()),
             clock: Arc::new(SystemClock),
-        })
+        }
     }
 
     /// Sets the clock the token's renewal reads (tests move it by hand).

@@ -1,15 +1,27 @@
 //! Typed clients for Auth0: the Authentication API, the Management API v2, the JWKS.
 
 pub mod authentication;
-pub mod body;
-pub mod jwks;
+pub(crate) mod body;
+pub(crate) mod jwks;
 pub mod management;
 
-use crate::config::file::{ClientAuth, ClientConfig};
+use crate::config::file::ClientAuth;
+use crate::config::typed::Client;
 use crate::secret::Secret;
 
 /// The service's own scope marker: the session goes in a cookie. Never sent to Auth0.
 pub const WEBSITE_SCOPE: &str = "website";
+
+/// The HTTP client every Auth0 call goes through (authentication API, JWKS, Management
+/// API): 3 s to connect, no redirects followed; each call sets its own timeout.
+pub fn http_client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("auth0-client/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client for Auth0: {e}"))
+}
 
 /// An Auth0 application as the Authentication API sees it.
 #[derive(Debug, Clone)]
@@ -32,14 +44,14 @@ pub struct Application {
 
 impl Application {
     /// The application of a configured client.
-    pub fn from_config(client: &ClientConfig) -> Self {
+    pub fn from_config(client: &Client) -> Self {
         Self {
-            base_url: client.auth0_url.trim_end_matches('/').to_owned(),
+            base_url: client.auth0_url.base().to_owned(),
             client_id: client.client_id.clone(),
             client_secret: client.client_secret.clone(),
-            client_auth: client.token_endpoint_auth_method.unwrap_or_default(),
-            redirect_url: client.redirect_url.clone(),
-            audience: client.audience.clone().filter(|a| !a.is_empty()),
+            client_auth: client.client_auth,
+            redirect_url: client.redirect_url.as_str().to_owned(),
+            audience: client.audience.clone(),
             scope: auth0_scope(&client.scopes),
         }
     }

@@ -93,8 +93,8 @@ pub struct Settings {
     pub service_version: String,
     /// `SERVICE_CONFIG_PATH` joined with `SERVICE_CONFIG_FILE_NAME` (`.json` added when omitted).
     pub config_file: PathBuf,
-    /// `ORIGINAL_PROTOCOL_HEADER`, lowercased.
-    pub original_protocol_header: String,
+    /// `ORIGINAL_PROTOCOL_HEADER`
+    pub original_protocol_header: http::HeaderName,
     /// `SESSION_DURATION_SECONDS`
     pub session_duration: Duration,
     /// `SESSION_SCOPE`
@@ -239,17 +239,17 @@ impl Settings {
                     "ORIGINAL_PROTOCOL_HEADER: required: the header carrying the client's scheme, e.g. x-forwarded-proto"
                         .to_owned(),
                 );
-                String::new()
+                http::HeaderName::from_static("x-forwarded-proto")
             }
-            Some(raw) => {
-                let lower = raw.to_ascii_lowercase();
-                if http::HeaderName::from_bytes(lower.as_bytes()).is_err() {
+            Some(raw) => match http::HeaderName::from_bytes(raw.to_ascii_lowercase().as_bytes()) {
+                Ok(name) => name,
+                Err(_) => {
                     errors.push(format!(
                         "ORIGINAL_PROTOCOL_HEADER: expected a header name, got {raw:?}"
                     ));
+                    http::HeaderName::from_static("x-forwarded-proto")
                 }
-                lower
-            }
+            },
         };
         let redis = redis_settings(&get, &mut errors);
         let server = super::server::ServerSettings::read(&get, &mut errors);

@@ -1,7 +1,7 @@
 //! `config.json` checks: the shipped JSON schema, then the cross-field rules of SPEC §1.
 //! Every problem is one line starting with the JSON path it is about.
 
-use super::file::{ClientConfig, ConfigFile, ManagementClientConfig, SUPPORTED_ALGORITHMS};
+use super::file::{ClientConfig, ConfigFile, ManagementClientConfig};
 use serde_json::Value;
 use std::path::Path;
 
@@ -117,23 +117,19 @@ pub fn cross_checks(file: &ConfigFile) -> Vec<String> {
         ));
     }
     for (name, client) in &file.clients {
-        check_client(&format!("/clients/{name}"), client, &mut errors);
-        super::origins::check_allowed_origins(
-            &format!("/clients/{name}"),
-            &client.allowed_origins,
-            &mut errors,
-        );
+        if let Err(lines) = super::typed::Client::build(name, client) {
+            errors.extend(lines);
+        }
+        check_default_connection(&format!("/clients/{name}"), client, &mut errors);
     }
     check_management(&file.management_client, &mut errors);
     if let Some(url) = &file.auth0_tenant_url {
-        check_url("/auth0TenantUrl", url, &mut errors);
+        super::typed::url_at("/auth0TenantUrl", url, &mut errors);
     }
     errors
 }
 
-fn check_client(path: &str, client: &ClientConfig, errors: &mut Vec<String>) {
-    check_url(&format!("{path}/auth0Url"), &client.auth0_url, errors);
-    check_url(&format!("{path}/redirectUrl"), &client.redirect_url, errors);
+fn check_default_connection(path: &str, client: &ClientConfig, errors: &mut Vec<String>) {
     if let Some(default) = &client.default_connection
         && !client.supported_connections.is_empty()
         && !client.supported_connections.contains(default)
@@ -142,19 +138,13 @@ fn check_client(path: &str, client: &ClientConfig, errors: &mut Vec<String>) {
             "{path}/defaultConnection: {default:?} is not in {path}/supportedConnections"
         ));
     }
-    for (index, alg) in client.supported_signing_algs.iter().enumerate() {
-        if !SUPPORTED_ALGORITHMS.contains(&alg.as_str()) {
-            errors.push(format!(
-                "{path}/supportedSigningAlgs/{index}: {alg:?} is not a supported algorithm ({})",
-                SUPPORTED_ALGORITHMS.join(", ")
-            ));
-        }
-    }
 }
 
 fn check_management(management: &ManagementClientConfig, errors: &mut Vec<String>) {
     let path = "/managementClient";
-    check_url(&format!("{path}/auth0Url"), &management.auth0_url, errors);
+    if let Err(lines) = super::typed::Management::build(management) {
+        errors.extend(lines);
+    }
     let current = management.default_management_connection_name.is_some()
         || management.supported_connections_map.is_some();
     let deprecated = management.supported_connections.is_some()
@@ -186,13 +176,6 @@ fn check_management(management: &ManagementClientConfig, errors: &mut Vec<String
                 "{path}/defaultCreateUserConnection: {default:?} is not in {path}/supportedConnections"
             ));
         }
-    }
-}
-
-fn check_url(path: &str, value: &str, errors: &mut Vec<String>) {
-    match url::Url::parse(value) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {}
-        _ => errors.push(format!("{path}: {value:?} is not an absolute http(s) URL")),
     }
 }
 

@@ -8,7 +8,7 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiQuery, JsonOrForm};
 use super::login_csrf::check_same_site;
 use super::schemas::{CodeExchange, PasswordLogin as PasswordLoginBody, TokenGrant, UserInfo};
-use crate::app::AppState;
+use super::state::AppState;
 use crate::config::file::SameSite;
 use crate::login::Issued;
 use crate::login::authorize::{AuthorizeRequest, MAX_REDIRECT_LEN};
@@ -346,21 +346,12 @@ pub async fn logout(
         .transpose()?;
     let location = match return_to {
         None => None,
-        Some(return_to) => {
-            let client = match (client, &handle) {
-                (Some(client), _) => Some(client),
-                (None, Some(handle)) => state.login.client_of_session(handle).await?,
-                (None, None) => None,
-            }
-            .ok_or_else(|| {
-                ApiError::bad_request("Logging out with a redirect needs the client-type header.")
-            })?;
-            let query = url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("client_id", &client.app.client_id)
-                .append_pair("returnTo", &return_to)
-                .finish();
-            Some(format!("{}/v2/logout?{query}", client.app.base_url))
-        }
+        Some(return_to) => Some(
+            state
+                .login
+                .logout_location(client, handle.as_ref(), &return_to)
+                .await?,
+        ),
     };
     if let Some(handle) = &handle {
         state.login.logout(handle).await?;

@@ -2,7 +2,7 @@
 //! session handle, the end user's IP. Extractors never put a token in a span.
 
 use super::error::ApiError;
-use crate::app::AppState;
+use super::state::AppState;
 use crate::login::client::ClientProfile;
 use crate::session::SessionHandle;
 use axum::extract::{ConnectInfo, FromRequestParts};
@@ -84,11 +84,9 @@ impl FromRequestParts<AppState> for OriginalUrl {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let protocol_header =
-            HeaderName::try_from(state.config.settings.original_protocol_header.as_str()).ok();
         Ok(Self::from_headers(
             &parts.headers,
-            protocol_header.as_ref(),
+            Some(&state.config.settings.original_protocol_header),
             parts.uri.authority().map(|a| a.as_str()),
         ))
     }

@@ -1,8 +1,8 @@
 //! The OpenAPI 3 document (`/documentation/json`, also `/documentations/json`), built
 //! from the handlers' annotations, and a self-contained page for people (`/documentation`).
 
+use super::state::AppState;
 use super::{auth::AuthApi, ops::OpsApi, users::UsersApi};
-use crate::app::AppState;
 use axum::extract::State;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;

@@ -1,15 +1,16 @@
 //! The one error type of the HTTP layer and its JSON body:
 //! `{"statusCode": 401, "error": "Unauthorized", "message": "…"}` (SPEC §3).
 //!
-//! Messages are written for the caller and never carry a secret; causes that only an
-//! operator should see are logged where the error is converted, not sent.
+//! Messages are written for the caller and never carry a secret; a cause that only an
+//! operator should see rides on the error ([`ApiError::with_cause`]) and is logged once,
+//! by the [`log_cause`] middleware. The conversions from domain errors are in
+//! `convert`. A session-store failure is logged by the store, so it carries no cause.
 
-use crate::auth0::authentication::Auth0Error;
-use crate::auth0::jwks::TokenError;
-use crate::login::LoginError;
-use crate::session::StoreError;
-use axum::extract::rejection::{FormRejection, JsonRejection, PathRejection, QueryRejection};
+mod convert;
+
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -20,6 +21,14 @@ pub struct ApiError {
     message: String,
     retry_after: Option<u64>,
     error_code: Option<&'static str>,
+    cause: Option<Cause>,
+}
+
+/// What the operator is told about an error (logged at warn, never sent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Cause {
+    what: &'static str,
+    detail: Option<String>,
 }
 
 /// The JSON error body.
@@ -45,7 +54,15 @@ impl ApiError {
             message: message.into(),
             retry_after: None,
             error_code: None,
+            cause: None,
         }
+    }
+
+    /// The same error with a cause for the operator: `what` happened, and the `detail`
+    /// (an error's text, never a secret); [`log_cause`] logs it once.
+    pub fn with_cause(mut self, what: &'static str, detail: Option<String>) -> Self {
+        self.cause = Some(Cause { what, detail });
+        self
     }
 
     /// The same error with an `errorCode` in its body.
@@ -121,11 +138,13 @@ impl ApiError {
     }
 
     /// The status answered.
+    #[cfg(test)]
     pub fn status(&self) -> StatusCode {
         self.status
     }
 
     /// The caller-facing message.
+    #[cfg(test)]
     pub fn message(&self) -> &str {
         &self.message
     }
@@ -157,184 +176,18 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
-        // Kept for middleware that logs errors (practice: no side effects here).
+        // Logged by `log_cause` (practice: no side effects here).
         response.extensions_mut().insert(self);
         response
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(error: StoreError) -> Self {
-        tracing::error!(error = %error, "session store failed");
-        Self::service_unavailable("The session store is unavailable; retry shortly.")
-    }
-}
-
-/// Auth0's refusals, read by their error code (SPEC-silent choices in the README's error
-/// table): the end user's faults keep Auth0's message, this service's own client or grant
-/// setup is a `502` (logged for the operator where the call was made).
-impl From<Auth0Error> for ApiError {
-    fn from(error: Auth0Error) -> Self {
-        if error.is_client_misconfigured() {
-            return Self::bad_gateway(
-                "Auth0 refused this service's client credentials or grant; the operator has been told.",
-            );
-        }
-        match error {
-            Auth0Error::Rejected {
-                error: code,
-                description,
-                retry_after,
-                status,
-            } => match code.as_str() {
-                "invalid_grant" | "unauthorized" | "blocked_user" => Self::forbidden(description),
-                "access_denied" => Self::forbidden(description),
-                "mfa_required" => Self::forbidden(description).with_error_code("mfa_required"),
-                "too_many_attempts" => Self {
-                    retry_after,
-                    ..Self::new(StatusCode::TOO_MANY_REQUESTS, description)
-                },
-                "too_many_requests" => Self::too_many_requests(
-                    "Auth0's rate limit was reached; retry later.",
-                    retry_after.unwrap_or(1),
-                ),
-                _ if status == 429 => {
-                    Self::too_many_requests(description, retry_after.unwrap_or(1))
-                }
-                _ if matches!(status, 400 | 403 | 404 | 409) => {
-                    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-                    Self::new(status, description)
-                }
-                _ => {
-                    tracing::warn!(status, code = %code, "Auth0 refused the request unexpectedly");
-                    Self::bad_gateway(format!(
-                        "Auth0 refused the request unexpectedly ({status} {code})."
-                    ))
-                }
-            },
-            Auth0Error::NotJson(status) => {
-                tracing::warn!(status, "Auth0 answered an error without a JSON body");
-                Self::bad_gateway(format!(
-                    "Auth0 answered status {status} without a JSON error."
-                ))
-            }
-            Auth0Error::Timeout => {
-                tracing::warn!(error = %error, "Auth0 call timed out");
-                Self::gateway_timeout("Auth0 did not answer in time; retry shortly.")
-            }
-            error => {
-                tracing::warn!(error = %error, "Auth0 call failed");
-                Self::bad_gateway("Auth0 is unavailable or answered unexpectedly; retry shortly.")
-            }
-        }
-    }
-}
-
-impl From<LoginError> for ApiError {
-    fn from(error: LoginError) -> Self {
-        match error {
-            LoginError::StateRequired => {
-                Self::bad_request("This client requires the state query parameter.")
-            }
-            LoginError::StatePending => Self::conflict(
-                "A login with this state is already pending: start it with a new state.",
-            ),
-            LoginError::InvalidInput(message) => Self::bad_request(message),
-            LoginError::UnsupportedConnection { connection, .. } => Self::bad_request(format!(
-                "Connection {connection:?} is not supported by this client."
-            )),
-            LoginError::InvalidState => Self::unauthorized(
-                "Unknown, expired, already used or foreign state: start again from /authorize.",
-            ),
-            LoginError::IdToken(TokenError::KeysTimeout) => {
-                Self::gateway_timeout("Auth0's signing keys did not arrive in time; retry shortly.")
-            }
-            LoginError::IdToken(error @ TokenError::KeysUnavailable(_)) => {
-                tracing::warn!(error = %error, "JWKS unavailable");
-                Self::bad_gateway("Auth0's signing keys are unavailable; retry shortly.")
-            }
-            LoginError::IdToken(error) => {
-                tracing::warn!(error = %error, "id_token refused");
-                Self::unauthorized("The id_token issued for this login failed verification.")
-            }
-            LoginError::CodeRefused(description) => Self::unauthorized(format!(
-                "Auth0 refused the authorization code: {description} Start again from /authorize."
-            )),
-            LoginError::MissingIdToken => Self::bad_gateway(
-                "Auth0 answered without an id_token; is openid allowed for this client?",
-            ),
-            LoginError::NoSession => Self::unauthorized("No session: log in again."),
-            LoginError::RefreshTokenMismatch => {
-                Self::unauthorized("The refresh token does not belong to this session.")
-            }
-            LoginError::RefreshRefused => {
-                Self::unauthorized("Auth0 refused the session's refresh token: log in again.")
-            }
-            LoginError::RefreshUserMismatch => Self::unauthorized(
-                "Auth0 answered the refresh for another user; the session has ended: log in again.",
-            ),
-            LoginError::RefreshPending => {
-                Self::service_unavailable("This session is being refreshed; retry shortly.")
-            }
-            LoginError::UnknownClient(_) => {
-                Self::unauthorized("The session's client is no longer configured: log in again.")
-            }
-            LoginError::Auth0(error) => error.into(),
-            LoginError::Store(error) => error.into(),
-            LoginError::Throttled(throttled) => Self::too_many_requests(
-                "Too many logins started from this address; retry after the time Retry-After gives.",
-                throttled.retry_after.as_secs_f64().ceil().max(1.0) as u64,
-            ),
-        }
-    }
-}
-
-impl From<JsonRejection> for ApiError {
-    fn from(rejection: JsonRejection) -> Self {
-        if crate::server::body::timed_out(&rejection) {
-            return Self::body_timeout();
-        }
-        let status = match &rejection {
-            _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => return body_too_large(),
-            JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            _ => StatusCode::BAD_REQUEST,
-        };
-        Self::new(status, redact_quoted(&rejection.body_text()))
-    }
-}
-
-impl From<FormRejection> for ApiError {
-    fn from(rejection: FormRejection) -> Self {
-        if crate::server::body::timed_out(&rejection) {
-            return Self::body_timeout();
-        }
-        let status = match &rejection {
-            _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => return body_too_large(),
-            FormRejection::InvalidFormContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            _ => StatusCode::BAD_REQUEST,
-        };
-        Self::new(status, redact_quoted(&rejection.body_text()))
-    }
-}
-
 /// `413` for a body over the service's limit.
-fn body_too_large() -> ApiError {
+pub(super) fn body_too_large() -> ApiError {
     ApiError::payload_too_large(format!(
         "The request body is over the {} KiB limit.",
-        crate::app::BODY_LIMIT / 1024
+        super::limits::BODY_LIMIT / 1024
     ))
-}
-
-impl From<QueryRejection> for ApiError {
-    fn from(rejection: QueryRejection) -> Self {
-        Self::bad_request(redact_quoted(&rejection.body_text()))
-    }
-}
-
-impl From<PathRejection> for ApiError {
-    fn from(rejection: PathRejection) -> Self {
-        Self::bad_request(redact_quoted(&rejection.body_text()))
-    }
 }
 
 impl ApiError {
@@ -345,6 +198,22 @@ impl ApiError {
             "The request body was not received in time.",
         )
     }
+}
+
+/// Middleware: logs the cause attached to an error response, once, inside the request's
+/// span (so with its request id).
+pub async fn log_cause(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if let Some(error) = response.extensions().get::<ApiError>()
+        && let Some(cause) = &error.cause
+    {
+        let status = error.status.as_u16();
+        match &cause.detail {
+            Some(detail) => tracing::warn!(status, error = %detail, "{}", cause.what),
+            None => tracing::warn!(status, "{}", cause.what),
+        }
+    }
+    response
 }
 
 /// Router fallback: `404` in the JSON error shape.
@@ -362,7 +231,7 @@ pub async fn method_not_allowed() -> ApiError {
 
 /// Replaces every double-quoted span of a deserializer message with `"***"`: serde quotes
 /// the offending input value (`invalid type: string "…"`), which may be a secret.
-fn redact_quoted(message: &str) -> String {
+pub(super) fn redact_quoted(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
     let mut inside = false;
     for c in message.chars() {
@@ -386,6 +255,10 @@ fn redact_quoted(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth0::authentication::Auth0Error;
+    use crate::auth0::jwks::TokenError;
+    use crate::login::LoginError;
+    use crate::session::StoreError;
     use axum::body::to_bytes;
 
     async fn body_of(error: ApiError) -> (StatusCode, serde_json::Value, Option<String>) {

@@ -4,7 +4,7 @@
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::ApiPath;
-use crate::app::AppState;
+use super::state::AppState;
 use crate::login::backchannel::BackchannelError;
 use crate::secret::Secret;
 use crate::session::Session;

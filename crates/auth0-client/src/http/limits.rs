@@ -12,6 +12,8 @@ use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+/// Largest request body accepted by default (routes may set their own limit).
+pub const BODY_LIMIT: usize = 256 * 1024;
 /// Longest request target (path and query) accepted, in bytes.
 pub const MAX_URI_LEN: usize = 8 * 1024;
 /// Most header bytes accepted (names and values), in bytes.

@@ -1,14 +1,15 @@
 //! HTTP layer: axum routers, extractors and the JSON error body.
 
-pub mod auth;
-pub mod client_ip;
-pub mod context;
+pub(crate) mod auth;
+pub(crate) mod client_ip;
+pub(crate) mod context;
 pub mod docs;
-pub mod error;
-pub mod extract;
-pub mod lifecycle;
-pub mod limits;
-pub mod login_csrf;
-pub mod ops;
-pub mod schemas;
-pub mod users;
+pub(crate) mod error;
+pub(crate) mod extract;
+pub(crate) mod lifecycle;
+pub(crate) mod limits;
+pub(crate) mod login_csrf;
+pub(crate) mod ops;
+pub(crate) mod schemas;
+pub(crate) mod state;
+pub(crate) mod users;

@@ -1,6 +1,6 @@
 //! Operations routes (health, readiness, check-up, metrics), outside `SERVICE_PREFIX`.
 
-use crate::app::AppState;
+use super::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
@@ -9,7 +9,6 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 /// How long each check-up probe may take.
@@ -109,19 +108,17 @@ async fn check_up(State(state): State<AppState>) -> impl IntoResponse {
             }
         }
     };
-    let file = &state.config.file;
-    let tenants: BTreeSet<&str> = file
+    let config = &state.config;
+    let tenants: BTreeSet<&str> = config
         .clients
         .values()
-        .map(|client| client.auth0_url.as_str())
-        .chain([file.management_client.auth0_url.as_str()])
-        .map(|url| url.trim_end_matches('/'))
+        .map(|client| client.auth0_url.base())
+        .chain([config.management.auth0_url.base()])
         .collect();
-    let jwks = futures::future::join_all(
-        tenants
-            .into_iter()
-            .map(|tenant| async move { (tenant, signing_keys(tenant).await) }),
-    );
+    let jwks = futures::future::join_all(tenants.into_iter().map(|tenant| {
+        let login = &state.login;
+        async move { (tenant, login.check_tenant(tenant, PROBE_TIMEOUT).await) }
+    }));
     let (store, jwks) = tokio::join!(store, jwks);
     let mut checks = BTreeMap::new();
     checks.insert("sessionStore".to_owned(), outcome(store));
@@ -137,52 +134,6 @@ fn outcome(result: Result<(), String>) -> String {
     match result {
         Ok(()) => "OK".to_owned(),
         Err(why) => format!("KO: {why}"),
-    }
-}
-
-/// Largest JWKS document the check-up reads.
-const MAX_JWKS_BYTES: usize = 256 * 1024;
-
-/// The tenant's JWKS answers, parses and holds at least one usable signing key.
-async fn signing_keys(tenant: &str) -> Result<(), String> {
-    static HTTP: OnceLock<reqwest::Client> = OnceLock::new();
-    let http = HTTP.get_or_init(|| {
-        reqwest::Client::builder()
-            .timeout(PROBE_TIMEOUT)
-            .build()
-            .unwrap_or_default()
-    });
-    let url = format!("{tenant}/.well-known/jwks.json");
-    let failed = |why: String, kind: &'static str| {
-        tracing::warn!(
-            tenant,
-            error.message = why.as_str(),
-            error.r#type = kind,
-            "check-up: JWKS not usable"
-        );
-        Err(why)
-    };
-    let response = match http.get(&url).send().await {
-        Ok(response) => response,
-        Err(error) if error.is_timeout() => return failed("timeout".to_owned(), "timeout"),
-        Err(_) => return failed("unreachable".to_owned(), "unavailable"),
-    };
-    if !response.status().is_success() {
-        return failed(
-            format!("JWKS answered {}", response.status().as_u16()),
-            "status",
-        );
-    }
-    let body = match response.bytes().await {
-        Ok(body) if body.len() <= MAX_JWKS_BYTES => body,
-        Ok(_) => return failed("JWKS too large".to_owned(), "invalid"),
-        Err(error) if error.is_timeout() => return failed("timeout".to_owned(), "timeout"),
-        Err(_) => return failed("unreachable".to_owned(), "unavailable"),
-    };
-    match crate::auth0::jwks::usable_signing_keys(&body) {
-        Ok(0) => failed("no usable signing key".to_owned(), "invalid"),
-        Ok(_) => Ok(()),
-        Err(_) => failed("not a JWKS".to_owned(), "invalid"),
     }
 }
 

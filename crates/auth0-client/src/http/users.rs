@@ -7,9 +7,10 @@
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath};
 use super::schemas::{Auth0Job, Auth0User, CreateUser, ImportForm, UpdateUser, UserFilters};
-use crate::app::AppState;
-use crate::auth0::management::{ManagementError, Passthrough};
-use crate::users::{ImportRequest, MAX_IMPORT_FILE, UsersError};
+use super::state::AppState;
+use crate::auth0::management::Passthrough;
+use crate::users::Users;
+use crate::users::{ImportRequest, MAX_IMPORT_FILE};
 use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
 use axum::extract::{DefaultBodyLimit, Multipart, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -19,6 +20,7 @@ use axum::{Json, Router};
 use bytes::BytesMut;
 use serde::Serialize;
 use serde_json::Value;
+use std::sync::Arc;
 
 /// Header carrying the authorization layer's row filter.
 const ACL_ROWS: &str = "acl_rows";
@@ -76,43 +78,6 @@ pub struct UserCount {
 pub struct ActiveUser {
     /// Auth0 user id.
     user_id: String,
-}
-
-impl From<UsersError> for ApiError {
-    fn from(error: UsersError) -> Self {
-        match error {
-            UsersError::Query(error) => Self::bad_request(error.0),
-            UsersError::Connection(error) => Self::bad_request(error.0),
-            UsersError::InvalidBody(message) => Self::bad_request(message),
-            UsersError::TooLarge(message) => Self::payload_too_large(message),
-            UsersError::Auth0(error) => error.into(),
-        }
-    }
-}
-
-impl From<ManagementError> for ApiError {
-    fn from(error: ManagementError) -> Self {
-        match error {
-            ManagementError::Rejected { status, message } => match StatusCode::from_u16(status) {
-                Ok(status) if status.is_client_error() => Self::new(status, message),
-                _ => Self::bad_gateway("Auth0 answered unexpectedly; retry shortly."),
-            },
-            ManagementError::RateLimited { retry_after } => Self::too_many_requests(
-                "Auth0's Management API rate limit is exhausted; retry after the Retry-After delay.",
-                retry_after,
-            ),
-            ManagementError::Credentials(_) => {
-                Self::bad_gateway("Auth0 refused this service's management client credentials.")
-            }
-            ManagementError::Unavailable(cause) => {
-                tracing::warn!(cause = %cause, "Auth0 Management API unavailable");
-                Self::bad_gateway("Auth0 is unavailable or answered unexpectedly; retry shortly.")
-            }
-            ManagementError::Timeout => {
-                Self::gateway_timeout("Auth0 did not answer in time; retry shortly.")
-            }
-        }
-    }
 }
 
 fn query_pairs(raw: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
@@ -180,12 +145,12 @@ pub async fn list_users(
         (status = 504, description = "Auth0 too slow", body = ErrorBody),
     ))]
 pub async fn count_users(
-    State(state): State<AppState>,
+    State(users): State<Arc<Users>>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Json<UserCount>, ApiError> {
     let params = query_pairs(raw.as_deref())?;
-    let count = state.management.count(&params, acl_rows(&headers)?).await?;
+    let count = users.count(&params, acl_rows(&headers)?).await?;
     Ok(Json(UserCount { count }))
 }
 
@@ -219,10 +184,10 @@ pub async fn active_users(
         (status = 504, description = "Auth0 too slow", body = ErrorBody),
     ))]
 pub async fn get_user(
-    State(state): State<AppState>,
+    State(users): State<Arc<Users>>,
     ApiPath(user_id): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(state.management.get(&user_id).await?))
+    Ok(Json(users.get(&user_id).await?))
 }
 
 /// Creates a user (not a signup endpoint); `connection` defaults to the configured one.
@@ -238,10 +203,10 @@ pub async fn get_user(
         (status = 504, description = "Auth0 too slow", body = ErrorBody),
     ))]
 pub async fn create_user(
-    State(state): State<AppState>,
+    State(users): State<Arc<Users>>,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<Response, ApiError> {
-    let user = state.management.create(body).await?;
+    let user = users.create(body).await?;
     Ok((StatusCode::CREATED, Json(user)).into_response())
 }
 
@@ -265,10 +230,10 @@ pub async fn update_user(
     ApiPath(user_id): ApiPath<String>,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<Json<Value>, ApiError> {
-    let user = state.management.update(&user_id, &body).await?;
-    if body.get("blocked") == Some(&Value::Bool(true)) {
-        state.login.end_user_sessions(&user_id, "blocked").await?;
-    }
+    let user = state
+        .management
+        .update_and_end_sessions_if_blocked(&state.login, &user_id, &body)
+        .await?;
     Ok(Json(user))
 }
 
@@ -288,8 +253,10 @@ pub async fn delete_user(
     State(state): State<AppState>,
     ApiPath(user_id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.management.delete(&user_id).await?;
-    state.login.end_user_sessions(&user_id, "deleted").await?;
+    state
+        .management
+        .delete_and_end_sessions(&state.login, &user_id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -306,14 +273,14 @@ pub async fn delete_user(
         (status = 504, description = "Auth0 too slow", body = ErrorBody),
     ))]
 pub async fn import_users(
-    State(state): State<AppState>,
+    State(users): State<Arc<Users>>,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
     let multipart = multipart.map_err(|_| {
         ApiError::bad_request("Send the import as multipart/form-data with a users file field.")
     })?;
     let request = read_import(multipart).await?;
-    Ok(passthrough(state.management.import(request).await?))
+    Ok(passthrough(users.import(request).await?))
 }
 
 /// An import job, as Auth0 returns it.
@@ -328,10 +295,10 @@ pub async fn import_users(
         (status = 504, description = "Auth0 too slow", body = ErrorBody),
     ))]
 pub async fn import_status(
-    State(state): State<AppState>,
+    State(users): State<Arc<Users>>,
     ApiPath(job_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    Ok(passthrough(state.management.job(&job_id).await?))
+    Ok(passthrough(users.job(&job_id).await?))
 }
 
 /// An import job's errors, as Auth0 returns them.
@@ -346,10 +313,10 @@ pub async fn import_status(
         (status = 504, description = "Auth0 too slow", body = ErrorBody),
     ))]
 pub async fn import_errors(
-    State(state): State<AppState>,
+    State(users): State<Arc<Users>>,
     ApiPath(job_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    Ok(passthrough(state.management.job_errors(&job_id).await?))
+    Ok(passthrough(users.job_errors(&job_id).await?))
 }
 
 fn multipart_error(error: MultipartError) -> ApiError {
@@ -439,6 +406,8 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use crate::auth0::management::ManagementError;
+    use crate::users::UsersError;
     use utoipa::OpenApi;
 
     #[test]

@@ -1,10 +1,10 @@
 //! A configured client ("client type"), prepared once at startup for the login flows.
 
 use super::LoginError;
-use crate::auth0::jwks::parse_algorithms;
+use crate::auth0::jwks::algorithm;
 use crate::auth0::{Application, WEBSITE_SCOPE};
-use crate::config::file::{ClientConfig, SameSite};
-use crate::config::origins::normalize_origin;
+use crate::config::file::SameSite;
+use crate::config::typed::Client;
 use jsonwebtoken::Algorithm;
 
 /// One client's login rules.
@@ -31,29 +31,27 @@ pub struct ClientProfile {
 }
 
 impl ClientProfile {
-    /// Prepares the client `name`; fails on a signing algorithm that cannot be used.
-    pub fn new(name: &str, config: &ClientConfig) -> Result<Self, String> {
-        let algorithms = parse_algorithms(&config.supported_signing_algs)
-            .map_err(|e| format!("clients.{name}.supportedSigningAlgs: {e}"))?;
-        Ok(Self {
-            name: name.to_owned(),
+    /// Prepares the typed client `config`.
+    pub fn new(config: &Client) -> Self {
+        Self {
+            name: config.name.clone(),
             app: Application::from_config(config),
             website: config
                 .scopes
                 .iter()
                 .flat_map(|s| s.split_whitespace())
                 .any(|s| s == WEBSITE_SCOPE),
-            algorithms,
+            algorithms: config
+                .signing_algorithms
+                .iter()
+                .map(|alg| algorithm(*alg))
+                .collect(),
             supported_connections: config.supported_connections.clone(),
-            default_connection: config.default_connection.clone().filter(|c| !c.is_empty()),
+            default_connection: config.default_connection.clone(),
             same_site: config.same_site,
             authorize_state_required: config.authorize_state_required,
-            allowed_origins: config
-                .allowed_origins
-                .iter()
-                .filter_map(|origin| normalize_origin(origin))
-                .collect(),
-        })
+            allowed_origins: config.allowed_origins.clone(),
+        }
     }
 
     /// The connection to use: the requested one (which must be supported), else the default.
@@ -84,27 +82,31 @@ mod tests {
     use super::*;
     use crate::secret::Secret;
 
-    fn config(supported: &[&str], default: Option<&str>) -> ClientConfig {
-        ClientConfig {
-            auth0_url: "https://tenant.example/".into(),
-            client_id: "id".into(),
-            client_secret: Secret::new("s"),
-            redirect_url: "https://app.example/cb".into(),
-            scopes: vec!["website".into(), "offline_access".into()],
-            audience: None,
-            supported_signing_algs: vec![],
-            supported_connections: supported.iter().map(|s| (*s).to_owned()).collect(),
-            default_connection: default.map(str::to_owned),
-            same_site: None,
-            authorize_state_required: false,
-            token_endpoint_auth_method: None,
-            allowed_origins: vec![],
-        }
+    fn config(supported: &[&str], default: Option<&str>) -> Client {
+        Client::build(
+            "web",
+            &crate::config::file::ClientConfig {
+                auth0_url: "https://tenant.example/".into(),
+                client_id: "id".into(),
+                client_secret: Secret::new("s"),
+                redirect_url: "https://app.example/cb".into(),
+                scopes: vec!["website".into(), "offline_access".into()],
+                audience: None,
+                supported_signing_algs: vec![],
+                supported_connections: supported.iter().map(|s| (*s).to_owned()).collect(),
+                default_connection: default.map(str::to_owned),
+                same_site: None,
+                authorize_state_required: false,
+                token_endpoint_auth_method: None,
+                allowed_origins: vec![],
+            },
+        )
+        .unwrap()
     }
 
     #[test]
     fn a_requested_connection_must_be_supported_and_the_default_fills_in() {
-        let client = ClientProfile::new("web", &config(&["A", "B"], Some("A"))).unwrap();
+        let client = ClientProfile::new(&config(&["A", "B"], Some("A")));
         assert_eq!(
             client.resolve_connection(Some("B")).unwrap().as_deref(),
             Some("B")
@@ -124,7 +126,7 @@ mod tests {
 
     #[test]
     fn any_connection_is_allowed_when_none_are_listed() {
-        let client = ClientProfile::new("web", &config(&[], None)).unwrap();
+        let client = ClientProfile::new(&config(&[], None));
         assert_eq!(
             client.resolve_connection(Some("X")).unwrap().as_deref(),
             Some("X")

@@ -3,17 +3,17 @@
 //!
 //! Handlers call these functions; nothing here knows about HTTP.
 
-pub mod authorize;
-pub mod backchannel;
-pub mod client;
+pub(crate) mod authorize;
+pub(crate) mod backchannel;
+pub(crate) mod client;
 pub mod idle;
-pub mod lifecycle;
-pub mod logout;
+pub(crate) mod lifecycle;
+pub(crate) mod logout;
 pub mod refresh;
 mod same_user;
-pub mod throttle;
+pub(crate) mod throttle;
 pub mod token;
-pub mod user;
+pub(crate) mod user;
 
 use crate::auth0::authentication::{Auth0Error, AuthenticationApi};
 use crate::auth0::jwks::{Expected, JwksCache, TokenError};
@@ -125,32 +125,27 @@ impl std::fmt::Debug for Login {
 }
 
 impl Login {
-    /// Prepares every configured client; fails with a message naming the bad field.
-    pub fn new(config: &Config, sessions: Arc<dyn SessionStore>) -> Result<Self, String> {
-        Self::with_tuning(config, sessions, Tuning::default())
+    /// The login service of the (typed, hence valid) `config`, calling Auth0 with `http`
+    /// ([`crate::auth0::http_client`]).
+    pub fn new(config: &Config, sessions: Arc<dyn SessionStore>, http: reqwest::Client) -> Self {
+        Self::with_tuning(config, sessions, http, Tuning::default())
     }
 
     /// [`Login::new`] with explicit timeouts, leases and clock.
     pub fn with_tuning(
         config: &Config,
         sessions: Arc<dyn SessionStore>,
+        http: reqwest::Client,
         tuning: Tuning,
-    ) -> Result<Self, String> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(3))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("auth0-client/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client for Auth0: {e}"))?;
+    ) -> Self {
         let clients = config
-            .file
             .clients
             .iter()
-            .map(|(name, client)| Ok((name.clone(), Arc::new(ClientProfile::new(name, client)?))))
-            .collect::<Result<_, String>>()?;
-        Ok(Self {
+            .map(|(name, client)| (name.clone(), Arc::new(ClientProfile::new(client))))
+            .collect();
+        Self {
             clients,
-            default_client: config.file.default_client.clone().filter(|c| !c.is_empty()),
+            default_client: config.default_client.clone(),
             namespaces: config.file.custom_claims_namespaces.clone(),
             session_duration: config.settings.session_duration,
             auth0: AuthenticationApi::new(http.clone())
@@ -165,7 +160,7 @@ impl Login {
                 .session_idle
                 .map(|idle| idle::IdleTimeout::new(idle, Arc::new(idle::SystemClock))),
             tuning,
-        })
+        }
     }
 
     /// The client named by `client-type`, else the default client; `None` when neither applies.
@@ -195,6 +190,12 @@ impl Login {
             checked.push(base_url);
         }
         Ok(())
+    }
+
+    /// Check-up of one tenant (a client's or the management client's): its JWKS
+    /// answers within `timeout` with a usable signing key, else why not.
+    pub async fn check_tenant(&self, tenant: &str, timeout: Duration) -> Result<(), String> {
+        self.jwks.check_up(tenant, timeout).await
     }
 
     /// The live session behind `handle` (no refresh).

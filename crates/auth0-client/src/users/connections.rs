@@ -2,57 +2,14 @@
 //! forms: the current `supportedConnectionsMap` + `defaultManagementConnectionName`, and
 //! the deprecated `supportedConnections` + `defaultCreateUserConnection` (no bulk import).
 
-use crate::config::file::ManagementClientConfig;
-use std::collections::BTreeMap;
-
 /// A connection choice the caller must fix (answered as `400`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct ConnectionError(pub String);
 
-/// The managementClient connection rules.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Connections {
-    /// Current form: name -> Auth0 connection id, and the default name.
-    Current {
-        /// Connection name -> `con_…` id.
-        ids: BTreeMap<String, String>,
-        /// `defaultManagementConnectionName`.
-        default: Option<String>,
-    },
-    /// Deprecated form: names only, and the default for `POST /users`.
-    Deprecated {
-        /// `supportedConnections`.
-        names: Vec<String>,
-        /// `defaultCreateUserConnection`.
-        default: Option<String>,
-    },
-}
+pub use crate::config::typed::Connections;
 
 impl Connections {
-    /// The rules of a managementClient (the current form when it sets any of its fields).
-    pub fn from_config(config: &ManagementClientConfig) -> Self {
-        let non_empty = |value: &Option<String>| value.clone().filter(|v| !v.is_empty());
-        let current = config.supported_connections_map.is_some()
-            || config.default_management_connection_name.is_some();
-        if current {
-            Self::Current {
-                ids: config
-                    .supported_connections_map
-                    .iter()
-                    .flatten()
-                    .map(|(name, connection)| (name.clone(), connection.connection_id.clone()))
-                    .collect(),
-                default: non_empty(&config.default_management_connection_name),
-            }
-        } else {
-            Self::Deprecated {
-                names: config.supported_connections.clone().unwrap_or_default(),
-                default: non_empty(&config.default_create_user_connection),
-            }
-        }
-    }
-
     /// The supported connection names (empty: none configured, any is accepted).
     pub fn names(&self) -> Vec<String> {
         match self {
@@ -125,8 +82,9 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use crate::config::file::ConnectionRef;
+    use crate::config::file::{ConnectionRef, ManagementClientConfig};
     use crate::secret::Secret;
+    use std::collections::BTreeMap;
 
     fn config() -> ManagementClientConfig {
         ManagementClientConfig {

@@ -1,13 +1,14 @@
 //! User management: CRUD-like query -> Auth0 Lucene translation, connection rules, and
 //! the operations of the `/users` routes over the Management API.
 
-pub mod connections;
-pub mod query;
+pub(crate) mod connections;
+pub(crate) mod offboard;
+pub(crate) mod query;
 
 use crate::auth0::management::{
     ImportJob, ManagementApi, ManagementError, ManagementOptions, Passthrough,
 };
-use crate::config::file::ManagementClientConfig;
+use crate::config::typed::Management;
 use bytes::Bytes;
 use connections::{ConnectionError, Connections};
 use query::QueryError;
@@ -61,36 +62,35 @@ pub struct Users {
 }
 
 impl Users {
-    /// The service for `config` with default timeouts and retry bounds.
-    pub fn new(config: &ManagementClientConfig) -> Result<Self, String> {
-        Self::with_options(config, ManagementOptions::default())
+    /// The service for the typed managementClient `config` with default timeouts and
+    /// retry bounds, calling Auth0 with `http`.
+    pub fn new(config: &Management, http: reqwest::Client) -> Self {
+        Self::with_options(config, http, ManagementOptions::default())
     }
 
     /// The service for `config` with explicit timeouts and retry bounds.
     pub fn with_options(
-        config: &ManagementClientConfig,
+        config: &Management,
+        http: reqwest::Client,
         options: ManagementOptions,
-    ) -> Result<Self, String> {
-        Ok(Self {
-            api: ManagementApi::new(config, options)?,
-            connections: Connections::from_config(config),
-        })
+    ) -> Self {
+        Self {
+            api: ManagementApi::new(config, http, options),
+            connections: config.connections.clone(),
+        }
     }
 
     /// The service with the timeouts, retry budget and clock of `tuning`.
     pub fn with_tuning(
-        config: &ManagementClientConfig,
+        config: &Management,
+        http: reqwest::Client,
         tuning: &crate::config::tuning::Tuning,
-    ) -> Result<Self, String> {
-        Ok(Self {
-            api: ManagementApi::new(config, tuning.management)?.with_clock(tuning.clock.clone()),
-            connections: Connections::from_config(config),
-        })
-    }
-
-    /// The Management API client.
-    pub fn api(&self) -> &ManagementApi {
-        &self.api
+    ) -> Self {
+        Self {
+            api: ManagementApi::new(config, http, tuning.management)
+                .with_clock(tuning.clock.clone()),
+            connections: config.connections.clone(),
+        }
     }
 
     /// A page of users matching the query-string `params` and the `acl_rows` header.

@@ -6,6 +6,7 @@
 //! letters, digits and `*` backslash-escaped: `*` is the only syntax a caller can use.
 //! Field names are checked against a charset that cannot carry syntax.
 
+pub use crate::auth0::management::Page;
 use serde_json::{Map, Value};
 
 /// Default page size (`_l`).
@@ -25,15 +26,6 @@ const CONNECTION_FIELD: &str = "identities.connection";
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct QueryError(pub String);
-
-/// A page of a search, as Auth0 counts it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Page {
-    /// Auth0 `per_page`.
-    pub per_page: u32,
-    /// Auth0 `page` (0-based).
-    pub page: u32,
-}
 
 /// The translated search: the Lucene `q` (absent: every user) and the page.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -718,14 +718,14 @@ mod idle_timeout {
         settings.redis = Some(normal(&redis));
         settings.session_idle = idle;
         let store = open_store(&settings).await.unwrap();
-        let config = Config {
-            settings,
-            file: config_file(&tenant.url()),
-        };
+        let config = Config::finish(settings, config_file(&tenant.url())).expect("valid config");
         let clock = Arc::new(ManualClock(AtomicI64::new(1_700_000_000_000)));
-        let login = Login::new(&config, store.clone())
-            .unwrap()
-            .with_clock(clock.clone());
+        let login = Login::new(
+            &config,
+            store.clone(),
+            auth0_client::auth0::http_client().expect("http client"),
+        )
+        .with_clock(clock.clone());
         Fixture {
             login,
             clock,

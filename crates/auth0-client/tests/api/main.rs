@@ -2,6 +2,7 @@
 
 mod auth;
 mod build;
+mod errors_logged_once;
 mod hardening_sessions;
 mod hardening_tokens;
 mod lifecycle;
@@ -14,6 +15,7 @@ mod session_cache;
 mod sessions;
 mod startup;
 mod support;
+mod typed_config;
 mod users;
 // After `sessions`, whose store-suite macros it uses.
 mod redis_tls;

@@ -34,10 +34,7 @@ impl Served {
         let tenant = DevTenant::start(TenantConfig::default()).await.unwrap();
         let mut settings = settings();
         settings.server = server;
-        let config = Config {
-            settings,
-            file: config_file(&tenant.url()),
-        };
+        let config = Config::finish(settings, config_file(&tenant.url())).expect("valid config");
         let app = Application::build(config, Arc::new(MemoryStore::new()))
             .await
             .unwrap();

@@ -78,11 +78,13 @@ impl KeySet {
     }
 
     /// Number of usable keys.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.keys.len()
     }
 
     /// True when no key is usable.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }

@@ -1,9 +1,9 @@
 //! Logout tokens (OpenID Connect Back-Channel Logout 1.0, section 2.4), verified
 //! against the tenant's JWKS like id_tokens, with the logout token's own claim rules.
 
-use super::{Expected, JwksCache, LEEWAY_SECONDS, TokenError, is_hmac};
+use super::{Expected, JwksCache, LEEWAY_SECONDS, TokenError};
 use crate::secret::Secret;
-use jsonwebtoken::{DecodingKey, Validation, decode, decode_header};
+use jsonwebtoken::{Validation, decode};
 use serde_json::{Map, Value};
 use std::time::Duration;
 
@@ -35,17 +35,7 @@ impl JwksCache {
         now: i64,
     ) -> Result<LogoutClaims, TokenError> {
         let raw = token.expose();
-        let header = decode_header(raw).map_err(|_| TokenError::Malformed)?;
-        let alg = header.alg;
-        if !expected.algorithms.contains(&alg) {
-            return Err(TokenError::AlgorithmNotAllowed(alg));
-        }
-        let key = if is_hmac(alg) {
-            DecodingKey::from_secret(expected.client_secret.expose().as_bytes())
-        } else {
-            self.key(expected.base_url, header.kid.as_deref(), alg)
-                .await?
-        };
+        let (alg, key) = self.signing_key(raw, expected).await?;
         let mut validation = Validation::new(alg);
         validation.algorithms = vec![alg];
         validation.leeway = LEEWAY_SECONDS;

@@ -159,7 +159,7 @@ pub fn settings() -> Settings {
         service_prefix: String::new(),
         service_version: "test".to_owned(),
         config_file: std::path::PathBuf::from("config.json"),
-        original_protocol_header: "x-forwarded-proto".to_owned(),
+        original_protocol_header: http::HeaderName::from_static("x-forwarded-proto"),
         session_duration: Duration::from_secs(SESSION_SECONDS),
         session_scope: format!("test-{}", uuid::Uuid::new_v4()),
         session_idle: None,
@@ -234,10 +234,13 @@ impl TestApp {
         let mut tuning = Tuning::default();
         (options.tuning)(&mut tuning);
         tuning.clock = clock.clone();
-        let application =
-            Application::build_tuned(Config { settings, file }, sessions.clone(), tuning)
-                .await
-                .expect("the app builds");
+        let application = Application::build_tuned(
+            Config::finish(settings, file).expect("valid config"),
+            sessions.clone(),
+            tuning,
+        )
+        .await
+        .expect("the app builds");
         let port = application.port();
         let state = application.state().clone();
         let (config, login, lifecycle) = (
