@@ -44,20 +44,16 @@ impl<B: Backend> Store<B> {
         &self,
         key: &str,
     ) -> Result<Option<Session>, StoreError> {
-        let Some(record) = self.backend.remove_session(key).await? else {
+        let Some(mut session) = self.remove_one(key).await? else {
             return Ok(None);
         };
-        let mut session: Session = self.decode_session(key, &record)?;
-        self.unindex(key, &session).await?;
         let mut seen = vec![key.to_owned()];
         let mut pending = session.grace_links.clone();
         while let Some(link) = pending.pop() {
             if seen.contains(&link) || seen.len() > MAX_GRACE_LINKS {
                 continue;
             }
-            if let Some(record) = self.backend.remove_session(&link).await? {
-                let linked: Session = self.decode_session(&link, &record)?;
-                self.unindex(&link, &linked).await?;
+            if let Some(linked) = self.remove_one(&link).await? {
                 pending.extend(linked.grace_links.iter().cloned());
                 if session.refresh_token.is_none() && linked.refresh_token.is_some() {
                     session = linked;
@@ -65,6 +61,16 @@ impl<B: Backend> Store<B> {
             }
             seen.push(link);
         }
+        Ok(Some(session))
+    }
+
+    /// Removes the session record under `key` and unindexes it; returns it.
+    async fn remove_one(&self, key: &str) -> Result<Option<Session>, StoreError> {
+        let Some(record) = self.backend.remove_session(key).await? else {
+            return Ok(None);
+        };
+        let session: Session = self.decode_session(key, &record)?;
+        self.unindex(key, &session).await?;
         Ok(Some(session))
     }
 }
