@@ -1,10 +1,10 @@
 //! Wiring: shared state, the router, bind and serve with graceful shutdown.
 
 use crate::config::Config;
-use crate::config::tuning::Tuning;
 use crate::http::{auth, docs, error, ops, users};
 use crate::session::SessionStore;
 use crate::telemetry::request::track;
+use crate::tuning::Tuning;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler as _;

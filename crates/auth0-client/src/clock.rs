@@ -16,6 +16,11 @@ pub trait Clock: Send + Sync + std::fmt::Debug {
     fn unix_now(&self) -> i64 {
         self.now_utc().unix_timestamp()
     }
+    /// Unix time now, in milliseconds.
+    fn unix_now_ms(&self) -> i64 {
+        let now = self.now_utc();
+        now.unix_timestamp() * 1000 + i64::from(now.millisecond())
+    }
 }
 
 /// The system clock.
@@ -61,23 +66,5 @@ impl Clock for ManualClock {
 
     fn instant(&self) -> Instant {
         Instant::now() + self.ahead()
-    }
-}
-
-/// A shared [`Clock`] seen through the narrower clock traits of the JWKS cache and the
-/// idle timeout.
-#[derive(Debug, Clone)]
-pub struct Shared(pub Arc<dyn Clock>);
-
-impl crate::auth0::jwks::Clock for Shared {
-    fn now(&self) -> Instant {
-        self.0.instant()
-    }
-}
-
-impl crate::login::idle::Clock for Shared {
-    fn now_ms(&self) -> i64 {
-        let now = self.0.now_utc();
-        now.unix_timestamp() * 1000 + i64::from(now.millisecond())
     }
 }

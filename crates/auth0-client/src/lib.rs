@@ -18,4 +18,5 @@ pub mod secret;
 pub(crate) mod server;
 pub mod session;
 pub mod telemetry;
+pub mod tuning;
 pub mod users;

@@ -10,13 +10,11 @@ use super::body::{BodyError, MAX_BODY_BYTES, read_capped};
 use crate::config::file::ClientAuth;
 use crate::metrics;
 use crate::secret::Secret;
+use crate::tuning::AUTH0_CALL_TIMEOUT as CALL_TIMEOUT;
 use base64::Engine as _;
 use reqwest::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER};
 use serde::Deserialize;
 use std::time::Duration;
-
-/// Upper bound of one Authentication API call (connect + answer).
-pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The grant asked of `/oauth/token`.
 #[derive(Debug)]

@@ -13,9 +13,11 @@ pub mod logout_token;
 pub use key_set::{KeySet, MAX_CACHE_AGE, cache_age};
 
 use super::body::{MAX_BODY_BYTES, read_capped};
+use crate::clock::{Clock, SystemClock};
 use crate::config::typed::SigningAlgorithm;
 use crate::metrics;
 use crate::secret::Secret;
+use crate::tuning::JWKS_REFETCH_INTERVAL as REFETCH_INTERVAL;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use reqwest::header::CACHE_CONTROL;
 use serde_json::{Map, Value};
@@ -25,27 +27,8 @@ use std::time::{Duration, Instant};
 
 /// Upper bound of one JWKS fetch.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
-/// Minimum time between two fetches of one tenant's JWKS caused by unknown `kid`s (or
-/// after a failed fetch).
-pub const REFETCH_INTERVAL: Duration = Duration::from_secs(30);
 /// Clock skew tolerated on `exp` and `nbf`.
 pub const LEEWAY_SECONDS: u64 = 30;
-
-/// The time source of the cache (a test moves it by hand).
-pub trait Clock: Send + Sync + std::fmt::Debug {
-    /// The current instant.
-    fn now(&self) -> Instant;
-}
-
-/// The system's monotonic clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-}
 
 /// Why an id_token was not accepted, or the keys could not be had.
 #[derive(Debug, thiserror::Error)]
@@ -216,7 +199,7 @@ impl JwksCache {
         kid: Option<&str>,
         alg: Algorithm,
     ) -> Result<DecodingKey, TokenError> {
-        let now = self.clock.now();
+        let now = self.clock.instant();
         if let Some(cached) = self.cached(base_url)
             && now < cached.fresh_until
             && let Some(key) = cached.keys.find(kid, alg)
@@ -224,7 +207,7 @@ impl JwksCache {
             return Ok(key.clone());
         }
         let _one_fetch_at_a_time = self.fetching.lock().await;
-        let now = self.clock.now();
+        let now = self.clock.instant();
         let cached = self.cached(base_url);
         if let Some(cached) = &cached {
             let found = cached.keys.find(kid, alg).cloned();
@@ -269,7 +252,7 @@ impl JwksCache {
     }
 
     fn store(&self, base_url: &str, set: KeySet, age: Duration) {
-        let now = self.clock.now();
+        let now = self.clock.instant();
         let mut tenants = self
             .tenants
             .write()

@@ -11,6 +11,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::typed::Management;
 use crate::metrics;
 use crate::secret::Secret;
+pub use crate::tuning::{ManagementOptions, RetryPolicy};
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
@@ -19,36 +20,6 @@ use serde_json::Value;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::Mutex;
-
-/// Bounds of the `429` retries of one call.
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    /// Attempts in all, the first included.
-    pub max_attempts: u32,
-    /// Longest total time spent waiting for rate-limit windows.
-    pub max_wait: Duration,
-}
-
-/// Knobs of [`ManagementApi`].
-#[derive(Debug, Clone, Copy)]
-pub struct ManagementOptions {
-    /// Upper bound of one HTTP exchange with Auth0.
-    pub call_timeout: Duration,
-    /// `429` retries.
-    pub retry: RetryPolicy,
-}
-
-impl Default for ManagementOptions {
-    fn default() -> Self {
-        Self {
-            call_timeout: Duration::from_secs(10),
-            retry: RetryPolicy {
-                max_attempts: 3,
-                max_wait: Duration::from_secs(5),
-            },
-        }
-    }
-}
 
 /// A Management API call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

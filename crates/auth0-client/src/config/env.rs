@@ -169,11 +169,7 @@ impl Settings {
         let delay_seconds = number("DELAY_SHUTDOWN_SECONDS", 10, 3600);
         let trusted_proxy_hops = number("TRUSTED_PROXY_HOPS", 1, 16) as usize;
         let authorize_rate_limit = number("AUTHORIZE_RATE_LIMIT", 120, 1_000_000) as u32;
-        let session_cache_size = number(
-            "SESSION_CACHE_SIZE",
-            crate::session::cache::DEFAULT_SIZE as u64,
-            10_000_000,
-        ) as usize;
+        let session_cache_size = number("SESSION_CACHE_SIZE", 10_000, 10_000_000) as usize;
         let idle_seconds = number("SESSION_IDLE_SECONDS", 0, 10 * 365 * 86_400);
         if session_seconds == 0 {
             errors.push("SESSION_DURATION_SECONDS: expected at least 1 second".to_owned());

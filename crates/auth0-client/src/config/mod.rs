@@ -9,7 +9,6 @@ pub mod redis_tls;
 #[cfg(test)]
 mod schema_sync;
 pub mod server;
-pub mod tuning;
 pub mod typed;
 pub mod validate;
 

@@ -2,9 +2,9 @@
 //! take alone (`State<Arc<Users>>`, …) through [`FromRef`].
 
 use crate::config::Config;
-use crate::config::tuning::Tuning;
 use crate::login::Login;
 use crate::session::SessionStore;
+use crate::tuning::Tuning;
 use crate::users::Users;
 use axum::extract::FromRef;
 use std::sync::Arc;

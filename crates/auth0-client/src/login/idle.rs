@@ -9,6 +9,7 @@
 //! never earlier.
 
 use super::{Login, LoginError};
+use crate::clock::Clock;
 use crate::session::SessionHandle;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -16,22 +17,6 @@ use std::time::Duration;
 
 /// The longest time between two activity writes of one session (per replica).
 pub const MAX_TOUCH_INTERVAL: Duration = Duration::from_secs(60);
-
-/// Where the idle timeout reads the time (tests move it by hand).
-pub trait Clock: Send + Sync {
-    /// Unix time now, in milliseconds.
-    fn now_ms(&self) -> i64;
-}
-
-/// The system clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now_ms(&self) -> i64 {
-        crate::session::backend::now_ms()
-    }
-}
 
 /// The idle-timeout policy and this replica's memory of recent activity writes.
 pub struct IdleTimeout {
@@ -79,7 +64,7 @@ impl IdleTimeout {
     }
 
     fn now_ms(&self) -> i64 {
-        self.clock.now_ms()
+        self.clock.unix_now_ms()
     }
 
     /// True when this replica wrote activity for `id` less than `touch_every` ago.
@@ -120,14 +105,6 @@ impl Login {
     /// The idle timeout, when `SESSION_IDLE_SECONDS` is set.
     pub fn idle_timeout(&self) -> Option<&IdleTimeout> {
         self.idle.as_ref()
-    }
-
-    /// The same login service reading the idle timeout's time from `clock`.
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        if let Some(idle) = self.idle.take() {
-            self.idle = Some(IdleTimeout::new(idle.idle, clock));
-        }
-        self
     }
 
     /// For a new session: its activity record (started now), when the idle timeout is on.

@@ -18,9 +18,9 @@ pub(crate) mod user;
 use crate::auth0::authentication::{Auth0Error, AuthenticationApi};
 use crate::auth0::jwks::{Expected, JwksCache, TokenError};
 use crate::config::Config;
-use crate::config::tuning::Tuning;
 use crate::secret::Secret;
 use crate::session::{Session, SessionHandle, SessionStore, StoreError};
+use crate::tuning::Tuning;
 use client::ClientProfile;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -152,13 +152,13 @@ impl Login {
                 .with_call_timeout(tuning.auth0_call_timeout),
             jwks: JwksCache::new(http)
                 .with_refetch_interval(tuning.jwks_refetch_interval)
-                .with_clock(Arc::new(crate::clock::Shared(tuning.clock.clone()))),
+                .with_clock(tuning.clock.clone()),
             sessions,
             throttle: throttle::StateThrottle::new(config.settings.authorize_rate_limit),
             idle: config
                 .settings
                 .session_idle
-                .map(|idle| idle::IdleTimeout::new(idle, Arc::new(idle::SystemClock))),
+                .map(|idle| idle::IdleTimeout::new(idle, tuning.clock.clone())),
             tuning,
         }
     }

@@ -12,20 +12,9 @@ use crate::auth0::authentication::Grant;
 use crate::metrics;
 use crate::secret::Secret;
 use crate::session::{LockToken, Session, SessionHandle, UserJson};
-use std::time::Duration;
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 use tokio::time::Instant;
-
-/// Lease of the refresh lock (default of [`Tuning::refresh_lease`]): longer than one
-/// Auth0 call.
-///
-/// [`Tuning::refresh_lease`]: crate::config::tuning::Tuning::refresh_lease
-pub const REFRESH_LEASE: Duration = Duration::from_secs(10);
-/// How long a rotated-away handle keeps working (default of [`Tuning::rotation_grace`]).
-///
-/// [`Tuning::rotation_grace`]: crate::config::tuning::Tuning::rotation_grace
-pub const ROTATION_GRACE: Duration = Duration::from_secs(10);
 
 /// How a refresh lands in the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -24,9 +24,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracking::Tracking;
 
-/// `SESSION_CACHE_SIZE` when unset.
-pub const DEFAULT_SIZE: usize = 10_000;
-
 /// A backend whose session reads are served from memory when they can be.
 pub struct CachedBackend<B> {
     inner: B,

@@ -84,7 +84,7 @@ impl Users {
     pub fn with_tuning(
         config: &Management,
         http: reqwest::Client,
-        tuning: &crate::config::tuning::Tuning,
+        tuning: &crate::tuning::Tuning,
     ) -> Self {
         Self {
             api: ManagementApi::new(config, http, tuning.management)

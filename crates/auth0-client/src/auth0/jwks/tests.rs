@@ -133,6 +133,7 @@ mod claims {
 
 mod cache {
     use super::*;
+    use crate::clock::ManualClock;
     use base64::Engine as _;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use rsa::pkcs1::EncodeRsaPrivateKey;
@@ -140,22 +141,6 @@ mod cache {
     use rsa::traits::PublicKeyParts;
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
-
-    /// A clock the test moves by hand.
-    #[derive(Debug)]
-    struct TestClock(Mutex<Instant>);
-
-    impl TestClock {
-        fn advance(&self, by: Duration) {
-            *self.0.lock().unwrap() += by;
-        }
-    }
-
-    impl Clock for TestClock {
-        fn now(&self) -> Instant {
-            *self.0.lock().unwrap()
-        }
-    }
 
     fn jwk(key: &rsa::RsaPrivateKey, kid: &str) -> Value {
         let public = rsa::RsaPublicKey::from(key);
@@ -227,12 +212,12 @@ mod cache {
         )
     }
 
-    fn cache_with(clock: &Arc<TestClock>) -> JwksCache {
+    fn cache_with(clock: &Arc<ManualClock>) -> JwksCache {
         JwksCache::new(reqwest::Client::new()).with_clock(clock.clone())
     }
 
-    fn clock() -> Arc<TestClock> {
-        Arc::new(TestClock(Mutex::new(Instant::now())))
+    fn clock() -> Arc<ManualClock> {
+        ManualClock::new()
     }
 
     #[tokio::test]
