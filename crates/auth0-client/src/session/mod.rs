@@ -19,7 +19,7 @@ pub mod store;
 
 pub use lifecycle::{SessionLifecycle, StoredSession};
 pub use memory::MemoryStore;
-pub use open::open_store;
+pub use open::{open_store, open_store_with};
 pub use store::Store;
 
 use crate::secret::Secret;

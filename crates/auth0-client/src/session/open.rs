@@ -8,6 +8,7 @@ use super::seal::Sealer;
 use super::store::Store;
 use super::{SessionStore, StoreError};
 use crate::config::env::Settings;
+use crate::tuning::StoreTimeouts;
 use std::sync::Arc;
 
 /// The store of `settings`: Redis when `REDIS_HOSTS` is set (in its mode), memory
@@ -16,6 +17,14 @@ use std::sync::Arc;
 /// Redis is contacted lazily, so the service starts (and reports not ready) while
 /// Redis is down.
 pub async fn open_store(settings: &Settings) -> Result<Arc<dyn SessionStore>, StoreError> {
+    open_store_with(settings, &StoreTimeouts::default()).await
+}
+
+/// [`open_store`], the Redis store waiting as `timeouts` say.
+pub async fn open_store_with(
+    settings: &Settings,
+    timeouts: &StoreTimeouts,
+) -> Result<Arc<dyn SessionStore>, StoreError> {
     let sealer = if settings.session_encryption_keys.is_empty() {
         None
     } else {
@@ -34,10 +43,11 @@ pub async fn open_store(settings: &Settings) -> Result<Arc<dyn SessionStore>, St
             None => Arc::new(store),
         });
     };
-    let backend = RedisBackend::new(redis, &settings.session_scope)?;
+    let backend = RedisBackend::with_timeouts(redis, &settings.session_scope, timeouts)?;
     let connector = match settings.session_cache_size {
         0 => None,
-        _ => TrackingConnector::new(redis).map_err(|e| StoreError::Unavailable(e.to_string()))?,
+        _ => TrackingConnector::new(redis, timeouts)
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?,
     };
     let store: Arc<dyn SessionStore> = match connector {
         Some(connector) => {

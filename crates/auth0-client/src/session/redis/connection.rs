@@ -13,6 +13,7 @@
 use super::sentinel::SentinelResolver;
 use super::tls::Nodes;
 use crate::config::env::{RedisMode, RedisSettings, SentinelAuth};
+use crate::tuning::StoreTimeouts;
 use futures::future::BoxFuture;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use redis::cluster::ClusterClientBuilder;
@@ -23,11 +24,6 @@ use redis::{
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-
-/// How long connecting to a node may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_millis(750);
-/// How long a node may take to answer one command.
-const RESPONSE_TIMEOUT: Duration = Duration::from_millis(750);
 
 /// A connection to the Redis deployment of [`RedisSettings`].
 pub enum Connection {
@@ -40,8 +36,9 @@ pub enum Connection {
 }
 
 impl Connection {
-    /// Prepares the connection of `settings`; nothing is contacted yet.
-    pub fn new(settings: &RedisSettings) -> RedisResult<Self> {
+    /// Prepares the connection of `settings`, waiting as `timeouts` say; nothing is
+    /// contacted yet.
+    pub fn new(settings: &RedisSettings, timeouts: &StoreTimeouts) -> RedisResult<Self> {
         let username = settings.username.as_deref();
         let password = settings.password.as_ref().map(|p| p.expose());
         let credentials = credentials(username, password);
@@ -51,8 +48,8 @@ impl Connection {
                 let (host, port) = settings.hosts.first().cloned().ok_or_else(no_host)?;
                 let client = nodes.client(nodes.info(host, port, &credentials)?)?;
                 let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(CONNECT_TIMEOUT))
-                    .set_response_timeout(Some(RESPONSE_TIMEOUT))
+                    .set_connection_timeout(Some(timeouts.connect))
+                    .set_response_timeout(Some(timeouts.response))
                     .set_number_of_retries(1)
                     .set_max_delay(Duration::from_millis(200));
                 Ok(Self::Normal(ConnectionManager::new_lazy_with_config(
@@ -64,7 +61,7 @@ impl Connection {
                     settings,
                     master_name,
                     credentials,
-                    connection_config(),
+                    timeouts,
                 )?);
                 Ok(Self::Sentinel(Reconnecting::new(move || {
                     let resolver = resolver.clone();
@@ -80,8 +77,8 @@ impl Connection {
                     })
                     .collect::<RedisResult<Vec<_>>>()?;
                 let mut builder = ClusterClientBuilder::new(seeds)
-                    .connection_timeout(CONNECT_TIMEOUT)
-                    .response_timeout(RESPONSE_TIMEOUT)
+                    .connection_timeout(timeouts.connect)
+                    .response_timeout(timeouts.response)
                     .retries(2);
                 if let Some(username) = username {
                     builder = builder.username(username);
@@ -136,12 +133,12 @@ impl Connection {
 }
 
 /// The resolver of `settings`' sentinels for `master_name`, connecting to the master
-/// as `master_template` (its credentials) with `config`.
+/// as `master_template` (its credentials), waiting as `timeouts` say.
 pub(super) fn sentinel_resolver(
     settings: &RedisSettings,
     master_name: &str,
     master_template: RedisConnectionInfo,
-    config: AsyncConnectionConfig,
+    timeouts: &StoreTimeouts,
 ) -> RedisResult<SentinelResolver> {
     let nodes = Nodes::new(settings.tls.as_ref());
     let password = settings.password.as_ref().map(|p| p.expose());
@@ -166,7 +163,8 @@ pub(super) fn sentinel_resolver(
         master_name.to_owned(),
         master_template,
         nodes,
-        config,
+        connection_config(timeouts),
+        timeouts.sentinel,
     )
 }
 
@@ -181,10 +179,11 @@ pub(super) fn no_host() -> RedisError {
     ))
 }
 
-pub(super) fn connection_config() -> AsyncConnectionConfig {
+/// The connection and response timeouts of `timeouts`, for one node.
+pub(super) fn connection_config(timeouts: &StoreTimeouts) -> AsyncConnectionConfig {
     AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(CONNECT_TIMEOUT))
-        .set_response_timeout(Some(RESPONSE_TIMEOUT))
+        .set_connection_timeout(Some(timeouts.connect))
+        .set_response_timeout(Some(timeouts.response))
 }
 
 /// A connection template with `username` and `password`, when given.

@@ -1,7 +1,7 @@
 //! Redis backend (normal, sentinel, cluster): every call bounded in time.
 //!
-//! A Redis that does not answer yields [`StoreError::Unavailable`] within
-//! [`OPERATION_TIMEOUT`]; nothing is ever deleted because a read failed, and the
+//! A Redis that does not answer yields [`StoreError::Unavailable`] within the
+//! operation timeout ([`StoreTimeouts::operation`]); nothing is ever deleted because a read failed, and the
 //! connection comes back by itself when Redis does.
 
 mod connection;
@@ -18,14 +18,12 @@ pub use tracking::TrackingConnector;
 use super::StoreError;
 use super::backend::{Backend, millis, now_ms};
 use crate::config::env::RedisSettings;
+use crate::tuning::StoreTimeouts;
 use async_trait::async_trait;
 use connection::Connection;
 use diagnose::Diagnosis;
 use redis::{Cmd, FromRedisValue, RedisError, cmd};
 use std::time::Duration;
-
-/// The longest any single Redis call may take before it counts as unavailable.
-pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// How many of a user's session keys one cleanup round looks at.
 const CLEANUP_SAMPLE: usize = 8;
@@ -50,28 +48,42 @@ return 1";
 /// Sessions, states and locks in Redis, under one `SESSION_SCOPE`.
 pub struct RedisBackend {
     connection: Connection,
+    /// The longest one call may take before the store counts as unavailable.
+    operation_timeout: Duration,
     keys: Keys,
     diagnosis: Diagnosis,
 }
 
 impl RedisBackend {
-    /// Prepares the backend for `settings` under `scope`; Redis is contacted on first use.
+    /// Prepares the backend for `settings` under `scope` with the default timeouts; Redis is
+    /// contacted on first use.
     pub fn new(settings: &RedisSettings, scope: &str) -> Result<Self, StoreError> {
-        let connection =
-            Connection::new(settings).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        Self::with_timeouts(settings, scope, &StoreTimeouts::default())
+    }
+
+    /// [`RedisBackend::new`], waiting as `timeouts` say.
+    pub fn with_timeouts(
+        settings: &RedisSettings,
+        scope: &str,
+        timeouts: &StoreTimeouts,
+    ) -> Result<Self, StoreError> {
+        let connection = Connection::new(settings, timeouts)
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         Ok(Self {
             connection,
+            operation_timeout: timeouts.operation,
             keys: Keys::new(scope),
             diagnosis: Diagnosis::new(settings),
         })
     }
 
     async fn run<T: FromRedisValue>(&self, command: &Cmd) -> Result<T, StoreError> {
-        match tokio::time::timeout(OPERATION_TIMEOUT, self.connection.query(command)).await {
+        match tokio::time::timeout(self.operation_timeout, self.connection.query(command)).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => Err(map_error(&error, self.diagnosis.explain(&error))),
             Err(_) => Err(StoreError::Unavailable(format!(
-                "no answer within {OPERATION_TIMEOUT:?}"
+                "no answer within {:?}",
+                self.operation_timeout
             ))),
         }
     }

@@ -1,9 +1,11 @@
 //! Finding the current master through the sentinels.
 //!
-//! Every sentinel is asked at once, each within [`SENTINEL_TIMEOUT`], so one sentinel
+//! Every sentinel is asked at once, each within the sentinel timeout ([`StoreTimeouts::sentinel`]), so one sentinel
 //! that hangs or lags does not hold the others up; the addresses they name are tried
 //! most-named first, and one is used only when it answers `ROLE` as a master (a
 //! demoted node is never written to).
+//!
+//! [`StoreTimeouts::sentinel`]: crate::tuning::StoreTimeouts::sentinel
 
 use super::tls::Nodes;
 use futures::future::join_all;
@@ -14,9 +16,6 @@ use redis::{
 };
 use std::time::Duration;
 
-/// How long one sentinel may take to name the master.
-const SENTINEL_TIMEOUT: Duration = Duration::from_millis(300);
-
 /// Asks sentinels for the master `master_name` and connects to it.
 pub struct SentinelResolver {
     sentinels: Vec<Sentinel>,
@@ -24,6 +23,8 @@ pub struct SentinelResolver {
     master_template: RedisConnectionInfo,
     nodes: Nodes,
     config: AsyncConnectionConfig,
+    /// How long one sentinel may take to name the master.
+    timeout: Duration,
 }
 
 /// One sentinel's clients, made once (a TLS client parses its certificates when made).
@@ -48,8 +49,9 @@ pub struct SentinelFailure {
 }
 
 impl SentinelResolver {
-    /// A resolver asking `sentinels` (with their credentials) for `master_name`, and
-    /// connecting to it with `master_template`'s; `retry_without_credentials`: see [`Sentinel`].
+    /// A resolver asking `sentinels` (with their credentials, each within `timeout`) for
+    /// `master_name`, and connecting to it with `master_template`'s and `config`;
+    /// `retry_without_credentials`: see [`Sentinel`].
     pub fn new(
         sentinels: Vec<ConnectionInfo>,
         retry_without_credentials: bool,
@@ -57,6 +59,7 @@ impl SentinelResolver {
         master_template: RedisConnectionInfo,
         nodes: Nodes,
         config: AsyncConnectionConfig,
+        timeout: Duration,
     ) -> RedisResult<Self> {
         let sentinels = sentinels
             .into_iter()
@@ -88,6 +91,7 @@ impl SentinelResolver {
             master_template,
             nodes,
             config,
+            timeout,
         })
     }
 
@@ -152,7 +156,7 @@ impl SentinelResolver {
                 .await?;
             address.ok_or_else(|| failure("a sentinel does not know the master name"))
         };
-        tokio::time::timeout(SENTINEL_TIMEOUT, ask)
+        tokio::time::timeout(self.timeout, ask)
             .await
             .unwrap_or_else(|_| Err(failure("a sentinel did not answer in time")))
     }

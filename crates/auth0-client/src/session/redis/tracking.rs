@@ -5,11 +5,17 @@ use super::connection::{connection_config, credentials, no_host, sentinel_resolv
 use super::sentinel::SentinelResolver;
 use super::tls::Nodes;
 use crate::config::env::{RedisMode, RedisSettings};
+use crate::tuning::StoreTimeouts;
 use redis::aio::{AsyncPushSender, MultiplexedConnection};
 use redis::{Client, ProtocolVersion, RedisResult};
 
 /// Makes a new connection to the current master each time it is asked.
-pub enum TrackingConnector {
+pub struct TrackingConnector {
+    nodes: Master,
+    timeouts: StoreTimeouts,
+}
+
+enum Master {
     /// `REDIS_MODE=normal`: the one host.
     Normal(Client),
     /// `REDIS_MODE=sentinel`: the master the sentinels name now.
@@ -17,26 +23,30 @@ pub enum TrackingConnector {
 }
 
 impl TrackingConnector {
-    /// The connector of `settings`; `None` in cluster mode (see the README: no cache there).
-    pub fn new(settings: &RedisSettings) -> RedisResult<Option<Self>> {
+    /// The connector of `settings`, waiting as `timeouts` say; `None` in cluster mode (see
+    /// the README: no cache there).
+    pub fn new(settings: &RedisSettings, timeouts: &StoreTimeouts) -> RedisResult<Option<Self>> {
         let password = settings.password.as_ref().map(|p| p.expose());
         let template = credentials(settings.username.as_deref(), password)
             .set_protocol(ProtocolVersion::RESP3);
-        match &settings.mode {
+        let nodes = match &settings.mode {
             RedisMode::Normal => {
                 let nodes = Nodes::new(settings.tls.as_ref());
                 let (host, port) = settings.hosts.first().cloned().ok_or_else(no_host)?;
-                let client = nodes.client(nodes.info(host, port, &template)?)?;
-                Ok(Some(Self::Normal(client)))
+                Master::Normal(nodes.client(nodes.info(host, port, &template)?)?)
             }
-            RedisMode::Sentinel { master_name } => Ok(Some(Self::Sentinel(sentinel_resolver(
+            RedisMode::Sentinel { master_name } => Master::Sentinel(sentinel_resolver(
                 settings,
                 master_name,
                 template,
-                connection_config(),
-            )?))),
-            RedisMode::Cluster => Ok(None),
-        }
+                timeouts,
+            )?),
+            RedisMode::Cluster => return Ok(None),
+        };
+        Ok(Some(Self {
+            nodes,
+            timeouts: *timeouts,
+        }))
     }
 
     /// A new RESP3 connection to the master whose pushes go to `pushes`.
@@ -44,14 +54,14 @@ impl TrackingConnector {
         &self,
         pushes: impl AsyncPushSender,
     ) -> RedisResult<MultiplexedConnection> {
-        let config = connection_config().set_push_sender(pushes);
-        match self {
-            Self::Normal(client) => {
+        let config = connection_config(&self.timeouts).set_push_sender(pushes);
+        match &self.nodes {
+            Master::Normal(client) => {
                 client
                     .get_multiplexed_async_connection_with_config(&config)
                     .await
             }
-            Self::Sentinel(resolver) => resolver.connect_with(&config).await,
+            Master::Sentinel(resolver) => resolver.connect_with(&config).await,
         }
     }
 }

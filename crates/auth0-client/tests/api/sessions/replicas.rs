@@ -420,7 +420,7 @@ async fn a_redis_restart_under_load_gives_503s_then_200s_and_never_401_or_500() 
     // The bound under test is the store's own operation timeout (1 s), not a window
     // on the machine's speed: a 503 never waits for a dead Redis much longer.
     assert!(
-        slowest_503.unwrap() < 3 * auth0_client::session::redis::OPERATION_TIMEOUT,
+        slowest_503.unwrap() < 3 * auth0_client::tuning::StoreTimeouts::default().operation,
         "503s come quickly: {slowest_503:?}"
     );
     let after_recovery: Vec<u16> = seen

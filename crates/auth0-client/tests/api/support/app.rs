@@ -10,8 +10,8 @@ use auth0_client::config::Config;
 use auth0_client::config::dev_tenant;
 use auth0_client::config::env::{LogLevel, RedisMode, RedisSettings, Settings};
 use auth0_client::config::file::{ClientConfig, ConfigFile};
-use auth0_client::config::tuning::Tuning;
-use auth0_client::session::{SessionStore, open_store};
+use auth0_client::session::{SessionStore, open_store_with};
+use auth0_client::tuning::Tuning;
 use auth0_devtenant::{DevTenant, TenantConfig};
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
@@ -229,11 +229,13 @@ impl TestApp {
             .server
             .address
             .get_or_insert(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
-        let sessions = open_store(&settings).await.expect("session store opens");
         let clock = options.clock.unwrap_or_default();
         let mut tuning = Tuning::default();
         (options.tuning)(&mut tuning);
         tuning.clock = clock.clone();
+        let sessions = open_store_with(&settings, &tuning.store)
+            .await
+            .expect("session store opens");
         let application = Application::build_tuned(
             Config::finish(settings, file).expect("valid config"),
             sessions.clone(),
