@@ -104,11 +104,17 @@ pub async fn backchannel_logout(
             tracing::warn!(reason = %description, "logout token refused");
             invalid_request(description)
         }
-        Err(BackchannelError::Unavailable(cause)) => {
-            tracing::warn!(cause = %cause, "back-channel logout not processed");
-            let mut response =
-                ApiError::service_unavailable("The logout could not be processed now; retry.")
-                    .into_response();
+        Err(error) => {
+            let unavailable =
+                ApiError::service_unavailable("The logout could not be processed now; retry.");
+            // A store failure was logged by the store; anything else is logged once here.
+            let unavailable = match error {
+                BackchannelError::Unavailable(cause) => {
+                    unavailable.with_cause("back-channel logout not processed", Some(cause))
+                }
+                _ => unavailable,
+            };
+            let mut response = unavailable.into_response();
             response.headers_mut().extend([no_store()]);
             response
         }

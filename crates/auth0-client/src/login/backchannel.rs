@@ -23,15 +23,12 @@ pub enum BackchannelError {
     /// The logout token is not acceptable (`400 invalid_request`); the text says why.
     #[error("{0}")]
     InvalidToken(String),
-    /// The tenant's keys or the session store could not be reached (try again later).
+    /// The tenant's keys could not be had (try again later); the text says why.
     #[error("{0}")]
     Unavailable(String),
-}
-
-impl From<StoreError> for BackchannelError {
-    fn from(error: StoreError) -> Self {
-        Self::Unavailable(error.to_string())
-    }
+    /// The session store failed (try again later); the store has logged it.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 impl From<LoginError> for BackchannelError {

@@ -84,3 +84,32 @@ async fn an_auth0_failure_is_logged_once_with_the_request_id() {
         "{messages:?}"
     );
 }
+
+#[tokio::test]
+async fn a_back_channel_logout_with_the_store_down_is_503_and_logged_once() {
+    // Arrange: a valid logout token, and the store goes away.
+    let mut app = TestApp::spawn_on(Store::Redis).await;
+    let token =
+        crate::lifecycle::logout_token(&app.tenant, "dev-token-client", serde_json::json!({}));
+    app.redis.as_mut().unwrap().stop().await;
+    let (buffer, _guard) = capture_logs();
+
+    // Act
+    let response = app
+        .http
+        .post(app.url("/backchannel-logout"))
+        .header("x-request-id", "backchannel-once")
+        .form(&[("logout_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+
+    // Assert: one line about the store, and no second one about the same failure.
+    assert_eq!(response.status(), 503);
+    let messages = messages(&buffer, "backchannel-once");
+    let failure_lines = messages
+        .iter()
+        .filter(|m| m.contains("session store") || m.contains("not processed"))
+        .count();
+    assert_eq!(failure_lines, 1, "{messages:?}");
+}
