@@ -5,6 +5,7 @@ mod build;
 mod errors_logged_once;
 mod hardening_sessions;
 mod hardening_tokens;
+mod layering;
 mod lifecycle;
 mod ops;
 mod platform;
