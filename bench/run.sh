@@ -211,38 +211,11 @@ wait_for devtenant "$TENANT_URL/.well-known/openid-configuration" "$TENANT_PID"
 
 SERVICE_PORT=$(free_port)
 SERVICE_URL=http://127.0.0.1:$SERVICE_PORT
-cat >"$WORK/config.json" <<EOF
-{
-  "clients": {
-    "token": {
-      "auth0Url": "$TENANT_URL",
-      "clientId": "dev-token-client",
-      "clientSecret": "dev-token-secret",
-      "redirectUrl": "$SERVICE_URL/callback",
-      "scopes": ["openid", "profile", "email", "offline_access"],
-      "supportedConnections": ["Username-Password-Authentication"]
-    },
-    "website": {
-      "auth0Url": "$TENANT_URL",
-      "clientId": "dev-website-client",
-      "clientSecret": "dev-website-secret",
-      "redirectUrl": "$SERVICE_URL/callback",
-      "scopes": ["website", "profile", "email"],
-      "sameSite": "Lax"
-    }
-  },
-  "defaultClient": "token",
-  "customClaimsNamespaces": ["https://auth0-client.dev/app_metadata", "https://auth0-client.dev/user_metadata"],
-  "managementClient": {
-    "auth0Url": "$TENANT_URL",
-    "clientId": "dev-management-client",
-    "clientSecret": "dev-management-secret",
-    "defaultManagementConnectionName": "Username-Password-Authentication",
-    "supportedConnectionsMap": {"Username-Password-Authentication": {"connectionId": "con_UPA0000000000001"}}
-  },
-  "auth0TenantUrl": "$TENANT_URL"
-}
-EOF
+# The dev tenant's config.json as dev mode writes it (`dev --print-config`), with the token
+# client as the default (every request of the bench names its client anyway).
+"$RELEASE/auth0-client" dev --print-config "$TENANT_URL" --port "$SERVICE_PORT" \
+  | python3 -c 'import json, sys; c = json.load(sys.stdin); c["defaultClient"] = "token"; json.dump(c, sys.stdout)' \
+  >"$WORK/config.json" || die "auth0-client dev --print-config failed"
 SEAL_ENV=()
 if [[ $SEALED != 0 ]]; then
   SEAL_ENV=(SESSION_ENCRYPTION_KEY="$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')")

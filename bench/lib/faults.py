@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import sys
 import time
 
@@ -139,30 +140,14 @@ class Stack:
 
     # --- auth0-client replicas -----------------------------------------------------------
     def write_config(self):
-        config = {
-            "clients": {
-                "token": {
-                    "auth0Url": self.tenant_url, "clientId": "dev-token-client",
-                    "clientSecret": "dev-token-secret", "redirectUrl": f"{self.front}/callback",
-                    "scopes": ["openid", "profile", "email", "offline_access"],
-                    "supportedConnections": ["Username-Password-Authentication"],
-                },
-                "website": {
-                    "auth0Url": self.tenant_url, "clientId": "dev-website-client",
-                    "clientSecret": "dev-website-secret", "redirectUrl": f"{self.front}/callback",
-                    "scopes": ["website", "profile", "email"], "sameSite": "Lax",
-                },
-            },
-            "defaultClient": "token",
-            "customClaimsNamespaces": ["https://auth0-client.dev/app_metadata", "https://auth0-client.dev/user_metadata"],
-            "managementClient": {
-                "auth0Url": self.tenant_url, "clientId": "dev-management-client",
-                "clientSecret": "dev-management-secret",
-                "defaultManagementConnectionName": "Username-Password-Authentication",
-                "supportedConnectionsMap": {"Username-Password-Authentication": {"connectionId": "con_UPA0000000000001"}},
-            },
-            "auth0TenantUrl": self.tenant_url,
-        }
+        """The dev tenant's config.json as dev mode writes it (`dev --print-config`), with
+        the token client as the default (bearer logouts name no client)."""
+        printed = subprocess.run(
+            [os.path.join(BIN, "auth0-client"), "dev", "--print-config", self.tenant_url],
+            check=True, capture_output=True, text=True,
+        ).stdout
+        config = json.loads(printed)
+        config["defaultClient"] = "token"
         with open(os.path.join(self.dir, "config.json"), "w") as f:
             json.dump(config, f)
 

@@ -31,6 +31,11 @@ pub enum Command {
         /// tenant's seeded user and secrets become reachable from the network.
         #[arg(long, value_name = "ADDR", value_parser = listen_address)]
         listen: Option<IpAddr>,
+        /// Print the config.json dev mode runs with, for a dev tenant at TENANT_URL (one
+        /// started with `auth0-devtenant`), and exit: the bench and the fault scenarios
+        /// start from it.
+        #[arg(long, value_name = "TENANT_URL")]
+        print_config: Option<String>,
     },
     /// Validate the environment and the config file; exit 0 when valid, 1 otherwise.
     CheckConfig,
@@ -61,7 +66,13 @@ pub fn main() -> ExitCode {
         },
         Command::Serve => runtime(serve()),
         #[cfg(feature = "dev")]
-        Command::Dev { port, listen } => runtime(crate::dev::run(port, listen)),
+        Command::Dev {
+            port,
+            print_config: Some(tenant),
+            ..
+        } => crate::dev::print_config(&tenant, port),
+        #[cfg(feature = "dev")]
+        Command::Dev { port, listen, .. } => runtime(crate::dev::run(port, listen)),
         #[cfg(not(feature = "dev"))]
         Command::Dev { .. } => {
             eprintln!("{NO_DEV_MODE}");

@@ -53,6 +53,23 @@ pub async fn run(port: u16, listen: Option<IpAddr>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `auth0-client dev --print-config TENANT_URL`: the generated config.json on stdout, for
+/// the dev tenant at `tenant` and dev mode on `port`.
+pub fn print_config(tenant: &str, port: u16) -> std::process::ExitCode {
+    let printed = config(tenant, &format!("http://127.0.0.1:{port}"), port)
+        .and_then(|config| Ok(serde_json::to_string_pretty(&config.file)?));
+    match printed {
+        Ok(text) => {
+            println!("{text}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("auth0-client: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// The warning printed when dev mode listens beyond loopback (`--listen`).
 fn exposure_warning(ip: IpAddr) -> Option<String> {
     (!ip.is_loopback()).then(|| {

@@ -92,3 +92,49 @@ fn serve_reports_each_configuration_problem_once() {
         "{text}"
     );
 }
+
+/// `auth0-client dev --print-config <args>`, without any environment.
+fn print_config(args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_auth0-client"))
+        .args(["dev", "--print-config"])
+        .args(args)
+        .env_clear()
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn dev_print_config_prints_the_dev_config_for_a_tenant_and_check_config_accepts_it() {
+    let printed = print_config(&["http://127.0.0.1:4000", "--port", "9000"]);
+    assert!(printed.status.success(), "{}", all_output(&printed));
+    let text = String::from_utf8(printed.stdout).unwrap();
+    let file: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        file["clients"]["token"]["auth0Url"],
+        "http://127.0.0.1:4000"
+    );
+    assert_eq!(
+        file["managementClient"]["auth0Url"],
+        "http://127.0.0.1:4000"
+    );
+    assert_eq!(
+        file["clients"]["website"]["redirectUrl"],
+        "http://127.0.0.1:9000/dev/callback/website"
+    );
+
+    let dir = ConfigDir::with("dev.json", &text);
+    let checked = dir.run("check-config", "dev.json");
+    assert!(checked.status.success(), "{}", all_output(&checked));
+}
+
+#[test]
+fn dev_print_config_refuses_a_tenant_that_is_not_an_http_url() {
+    let printed = print_config(&["tenant.example.com"]);
+    assert!(!printed.status.success());
+    assert!(printed.stdout.is_empty(), "{}", all_output(&printed));
+    assert!(
+        String::from_utf8_lossy(&printed.stderr).contains("auth0Url"),
+        "{}",
+        all_output(&printed)
+    );
+}
