@@ -149,18 +149,8 @@ on_both_stores!(an_explicit_refresh_refused_by_auth0_ends_the_session);
 async fn an_explicit_refresh_refused_by_auth0_ends_the_session(store: Store) {
     let app = TestApp::spawn_on(store).await;
     let tokens = app.login_tokens().await;
-    let revoke = app
-        .http
-        .post(format!("{}/oauth/revoke", app.tenant.url()))
-        .form(&[
-            ("client_id", "dev-token-client"),
-            ("client_secret", "dev-token-secret"),
-            ("token", tokens.refresh_token.as_deref().unwrap()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert!(revoke.status().is_success());
+    app.revoke_at_tenant(tokens.refresh_token.as_deref().unwrap())
+        .await;
 
     let response = app
         .refresh(
@@ -203,9 +193,7 @@ async fn the_old_handle_cannot_refresh_during_the_rotation_grace(store: Store) {
 
     // The old handle still answers /userinfo...
     assert_eq!(
-        app.get_bearer("/userinfo", &tokens.access_token)
-            .await
-            .status(),
+        app.userinfo_status(&tokens.access_token).await,
         StatusCode::OK
     );
     // ...but refreshing with it, with either refresh token, makes no second session.
@@ -221,9 +209,7 @@ async fn the_old_handle_cannot_refresh_during_the_rotation_grace(store: Store) {
     // Nor does a transparent refresh on it when its access token has expired.
     expire_access_token(&app, &tokens.access_token).await;
     assert_eq!(
-        app.get_bearer("/userinfo", &tokens.access_token)
-            .await
-            .status(),
+        app.userinfo_status(&tokens.access_token).await,
         StatusCode::OK
     );
     assert_eq!(refresh_grants(&app), 1, "one grant: the rotation");
@@ -258,7 +244,7 @@ async fn a_logout_during_the_rotation_grace_ends_the_old_and_the_new_handle(stor
             (&tokens.access_token, &rotated.access_token)
         };
         assert_eq!(
-            app.get_bearer("/userinfo", other).await.status(),
+            app.userinfo_status(other).await,
             StatusCode::OK,
             "both handles answer during the grace"
         );

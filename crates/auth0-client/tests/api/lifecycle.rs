@@ -554,12 +554,7 @@ mod session_control {
         let response = app.http.delete(app.url(SESSIONS)).send().await.unwrap();
 
         assert_eq!(response.status(), 204);
-        assert_eq!(
-            app.get_bearer("/userinfo", &refreshed.access_token)
-                .await
-                .status(),
-            401
-        );
+        assert_eq!(app.userinfo_status(&refreshed.access_token).await, 401);
         let userinfo = app
             .http
             .get(app.url("/userinfo"))
@@ -608,12 +603,7 @@ mod session_control {
             .await
             .unwrap();
         assert_eq!(unblocked.status(), 200);
-        assert_eq!(
-            app.get_bearer("/userinfo", &tokens.access_token)
-                .await
-                .status(),
-            200
-        );
+        assert_eq!(app.userinfo_status(&tokens.access_token).await, 200);
 
         let blocked = app
             .http
@@ -624,12 +614,7 @@ mod session_control {
             .unwrap();
 
         assert_eq!(blocked.status(), 200);
-        assert_eq!(
-            app.get_bearer("/userinfo", &tokens.access_token)
-                .await
-                .status(),
-            401
-        );
+        assert_eq!(app.userinfo_status(&tokens.access_token).await, 401);
         assert!(!refresh_token_works(&app.tenant, tokens.refresh_token.as_ref().unwrap()).await);
         assert!(list(&app).await.is_empty());
         assert!(ended(&metrics(&app).await, "blocked") > before);
@@ -649,12 +634,7 @@ mod session_control {
             .unwrap();
 
         assert_eq!(response.status(), 204);
-        assert_eq!(
-            app.get_bearer("/userinfo", &tokens.access_token)
-                .await
-                .status(),
-            401
-        );
+        assert_eq!(app.userinfo_status(&tokens.access_token).await, 401);
         assert!(ended(&metrics(&app).await, "deleted") > before);
     }
 

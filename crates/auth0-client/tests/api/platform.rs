@@ -194,12 +194,7 @@ async fn every_metric_has_help_and_the_process_build_latency_and_cache_metrics_a
             .unwrap();
         assert_eq!(users.status(), 200);
     }
-    assert_eq!(
-        app.get_bearer("/userinfo", &tokens.access_token)
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(app.userinfo_status(&tokens.access_token).await, 200);
     let text = scrape(&app).await;
 
     let mut help = BTreeSet::new();

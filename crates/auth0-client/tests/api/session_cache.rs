@@ -118,7 +118,7 @@ async fn tracking_ids(redis: &RedisProcess) -> Vec<String> {
 }
 
 async fn userinfo(app: &TestApp, token: &str) -> StatusCode {
-    app.get_bearer("/userinfo", token).await.status()
+    app.userinfo_status(token).await
 }
 
 /// Waits until `app` answers `token` from its cache: a `200` that made no `GET` on

@@ -114,9 +114,7 @@ async fn logout_refuses_open_redirects() {
         assert_error(response, 400).await;
     }
     assert_eq!(
-        app.get_bearer("/userinfo", &tokens.access_token)
-            .await
-            .status(),
+        app.userinfo_status(&tokens.access_token).await,
         StatusCode::OK,
         "a refused logout leaves the session alone"
     );

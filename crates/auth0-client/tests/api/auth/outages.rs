@@ -63,10 +63,7 @@ async fn session_routes_answer_503_quickly_while_redis_is_down_and_recover_after
     app.redis.as_mut().unwrap().restart().await;
     let mut status = StatusCode::SERVICE_UNAVAILABLE;
     for _ in 0..50 {
-        status = app
-            .get_bearer("/userinfo", &tokens.access_token)
-            .await
-            .status();
+        status = app.userinfo_status(&tokens.access_token).await;
         if status == StatusCode::OK {
             break;
         }

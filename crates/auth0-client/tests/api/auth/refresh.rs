@@ -19,15 +19,11 @@ async fn refresh_rotates_the_session_to_the_new_access_token(store: Store) {
     assert_ne!(rotated.access_token, tokens.access_token);
     assert_ne!(rotated.refresh_token.as_deref(), Some(old_refresh.as_str()));
     assert_eq!(
-        app.get_bearer("/userinfo", &rotated.access_token)
-            .await
-            .status(),
+        app.userinfo_status(&rotated.access_token).await,
         StatusCode::OK
     );
     assert_eq!(
-        app.get_bearer("/userinfo", &tokens.access_token)
-            .await
-            .status(),
+        app.userinfo_status(&tokens.access_token).await,
         StatusCode::OK,
         "the old handle keeps working during the grace period"
     );
@@ -144,10 +140,7 @@ async fn the_old_handle_stops_working_after_the_rotation_grace(store: Store) {
     // Waits for the event (the old handle answers 401), then checks its order: never
     // before the grace had passed.
     let ended = loop {
-        let status = app
-            .get_bearer("/userinfo", &tokens.access_token)
-            .await
-            .status();
+        let status = app.userinfo_status(&tokens.access_token).await;
         if status == StatusCode::UNAUTHORIZED {
             break rotating.elapsed();
         }
@@ -161,9 +154,7 @@ async fn the_old_handle_stops_working_after_the_rotation_grace(store: Store) {
     assert!(ended >= grace, "ended after {ended:?}, before the grace");
     assert_error(app.get_bearer("/userinfo", &tokens.access_token).await, 401).await;
     assert_eq!(
-        app.get_bearer("/userinfo", &rotated.access_token)
-            .await
-            .status(),
+        app.userinfo_status(&rotated.access_token).await,
         StatusCode::OK
     );
 }

@@ -26,9 +26,7 @@ async fn userinfo_answers_from_the_store_without_calling_auth0() {
     let tokens = app.login_tokens().await;
     for _ in 0..5 {
         assert_eq!(
-            app.get_bearer("/userinfo", &tokens.access_token)
-                .await
-                .status(),
+            app.userinfo_status(&tokens.access_token).await,
             StatusCode::OK
         );
     }
@@ -104,9 +102,7 @@ async fn an_expired_access_token_is_refreshed_transparently_by_userinfo(store: S
     assert_eq!(grants(&app, "refresh_token"), 1);
     app.tenant.faults().clear();
     assert_eq!(
-        app.get_bearer("/userinfo", &tokens.access_token)
-            .await
-            .status(),
+        app.userinfo_status(&tokens.access_token).await,
         StatusCode::OK
     );
 }
@@ -171,9 +167,7 @@ async fn an_auth0_outage_during_a_transparent_refresh_is_502_and_the_session_sur
 
     app.tenant.faults().clear();
     assert_eq!(
-        app.get_bearer("/userinfo", &tokens.access_token)
-            .await
-            .status(),
+        app.userinfo_status(&tokens.access_token).await,
         StatusCode::OK
     );
 }
@@ -186,18 +180,8 @@ async fn a_refresh_token_revoked_at_auth0_ends_the_session_at_the_next_refresh()
         .set_access_token_ttl(Duration::from_secs(1));
     let tokens = app.login_tokens().await;
     app.tenant.faults().clear();
-    let revoke = app
-        .http
-        .post(format!("{}/oauth/revoke", app.tenant.url()))
-        .form(&[
-            ("client_id", "dev-token-client"),
-            ("client_secret", "dev-token-secret"),
-            ("token", tokens.refresh_token.as_deref().unwrap()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert!(revoke.status().is_success());
+    app.revoke_at_tenant(tokens.refresh_token.as_deref().unwrap())
+        .await;
     app.clock.advance(Duration::from_secs(2));
 
     let message = assert_error(app.get_bearer("/userinfo", &tokens.access_token).await, 401).await;

@@ -334,6 +334,27 @@ impl TestApp {
             .expect("GET with bearer")
     }
 
+    /// The status of `GET /userinfo` with `token` as the bearer.
+    pub async fn userinfo_status(&self, token: &str) -> StatusCode {
+        self.get_bearer("/userinfo", token).await.status()
+    }
+
+    /// Revokes `refresh_token` at the tenant (`/oauth/revoke`), as the token client.
+    pub async fn revoke_at_tenant(&self, refresh_token: &str) {
+        let revoke = self
+            .http
+            .post(format!("{}/oauth/revoke", self.tenant.url()))
+            .form(&[
+                ("client_id", "dev-token-client"),
+                ("client_secret", "dev-token-secret"),
+                ("token", refresh_token),
+            ])
+            .send()
+            .await
+            .expect("POST /oauth/revoke");
+        assert!(revoke.status().is_success(), "revoked at the tenant");
+    }
+
     /// `POST /oauth/refreshtoken` with the bearer and `{"refresh_token": …}`.
     pub async fn refresh(
         &self,
