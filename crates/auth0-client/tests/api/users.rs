@@ -667,7 +667,7 @@ async fn a_rate_limited_call_waits_for_the_window_then_answers_429_with_retry_af
         .faults()
         .set_rate_limit("/api/v2/users", 1, Duration::from_secs(60));
     assert_eq!(app.emails(&[], None).await.len(), 2);
-    let started = std::time::Instant::now();
+    let before = app.requests("GET /api/v2/users");
     let response = app.get("/users", &[]).await;
     let retry_after: u64 = response.headers()["retry-after"]
         .to_str()
@@ -675,9 +675,10 @@ async fn a_rate_limited_call_waits_for_the_window_then_answers_429_with_retry_af
         .parse()
         .unwrap();
     assert!((50..=61).contains(&retry_after), "{retry_after}");
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "no long wait past the bound"
+    assert_eq!(
+        app.requests("GET /api/v2/users"),
+        before + 1,
+        "a wait past the bound is not waited: one call, no retry"
     );
     assert!(assert_error(response, 429).await.contains("Retry-After"));
 }
@@ -782,7 +783,6 @@ async fn concurrent_callers_share_one_failed_token_fetch() {
     app.tenant
         .faults()
         .set_latency("/oauth/token", Duration::from_secs(2));
-    let started = std::time::Instant::now();
     let statuses: Vec<StatusCode> = futures::stream::iter(0..10)
         .map(|_| async { app.get("/users", &[]).await.status() })
         .buffer_unordered(10)
@@ -791,10 +791,6 @@ async fn concurrent_callers_share_one_failed_token_fetch() {
     assert!(
         statuses.iter().all(|s| *s == StatusCode::GATEWAY_TIMEOUT),
         "{statuses:?}"
-    );
-    assert!(
-        started.elapsed() < Duration::from_millis(1500),
-        "not one timeout per caller"
     );
     assert_eq!(app.requests("POST /oauth/token"), 1);
     app.tenant.faults().clear();

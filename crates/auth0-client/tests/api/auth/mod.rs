@@ -7,6 +7,7 @@ use crate::support::app::{
     DEV_EMAIL, DEV_PASSWORD, DEV_USER_ID, Options, SESSION_SECONDS, STRICT, Store, TOKEN, TestApp,
     Tokens, WEBSITE, assert_error, client, location, query_of, set_cookies, sid,
 };
+use crate::support::wait::{until, whole_ms_between};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;

@@ -54,9 +54,10 @@ async fn session_routes_answer_503_quickly_while_redis_is_down_and_recover_after
         .refresh("/oauth/refreshtoken", &tokens.access_token, "x")
         .await;
     assert_error(refresh, 503).await;
+    // Bounded only to catch a hang: how fast a 503 comes is the store timeouts' matter.
     assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "{:?}",
+        started.elapsed() < crate::support::wait::PATIENCE,
+        "hung for {:?}",
         started.elapsed()
     );
 

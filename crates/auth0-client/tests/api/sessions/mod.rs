@@ -8,7 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::support::redis::{Acl, RedisCluster, RedisSentinelSet, RedisServer, SENTINEL_MASTER};
-use crate::support::wait::until;
+use crate::support::wait::{PATIENCE, until, whole_ms_between};
 use auth0_client::config::env::{EncryptionKey, RedisMode, RedisSettings};
 use auth0_client::secret::Secret;
 use auth0_client::session::redis::RedisBackend;

@@ -28,3 +28,16 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Whole milliseconds of wall clock from `earlier` to `later`, each read truncated to
+/// the millisecond: the resolution stores keep deadlines in (`now_ms`, Redis `PX`). A
+/// deadline met at that resolution can come up to 1 ms early in finer time, so order
+/// checks against a lease or grace compare these, not raw durations.
+pub fn whole_ms_between(earlier: SystemTime, later: SystemTime) -> u128 {
+    let ms = |at: SystemTime| {
+        at.duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis()
+    };
+    ms(later).saturating_sub(ms(earlier))
+}
