@@ -214,8 +214,7 @@ SERVICE_URL=http://127.0.0.1:$SERVICE_PORT
 # The dev tenant's config.json as dev mode writes it (`dev --print-config`), with the token
 # client as the default (every request of the bench names its client anyway).
 "$RELEASE/auth0-client" dev --print-config "$TENANT_URL" --port "$SERVICE_PORT" \
-  | python3 -c 'import json, sys; c = json.load(sys.stdin); c["defaultClient"] = "token"; json.dump(c, sys.stdout)' \
-  >"$WORK/config.json" || die "auth0-client dev --print-config failed"
+  --default-client token >"$WORK/config.json" || die "auth0-client dev --print-config failed"
 SEAL_ENV=()
 if [[ $SEALED != 0 ]]; then
   SEAL_ENV=(SESSION_ENCRYPTION_KEY="$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')")

@@ -142,14 +142,12 @@ class Stack:
     def write_config(self):
         """The dev tenant's config.json as dev mode writes it (`dev --print-config`), with
         the token client as the default (bearer logouts name no client)."""
-        printed = subprocess.run(
-            [os.path.join(BIN, "auth0-client"), "dev", "--print-config", self.tenant_url],
-            check=True, capture_output=True, text=True,
-        ).stdout
-        config = json.loads(printed)
-        config["defaultClient"] = "token"
         with open(os.path.join(self.dir, "config.json"), "w") as f:
-            json.dump(config, f)
+            subprocess.run(
+                [os.path.join(BIN, "auth0-client"), "dev", "--print-config", self.tenant_url,
+                 "--default-client", "token"],
+                check=True, stdout=f,
+            )
 
     def service_env(self, name: str) -> dict:
         env = {

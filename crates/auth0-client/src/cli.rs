@@ -36,6 +36,10 @@ pub enum Command {
         /// start from it.
         #[arg(long, value_name = "TENANT_URL")]
         print_config: Option<String>,
+        /// With --print-config: the client requests that name none use (`website`, the
+        /// default, or `token`).
+        #[arg(long, value_name = "CLIENT", requires = "print_config")]
+        default_client: Option<String>,
     },
     /// Validate the environment and the config file; exit 0 when valid, 1 otherwise.
     CheckConfig,
@@ -69,8 +73,9 @@ pub fn main() -> ExitCode {
         Command::Dev {
             port,
             print_config: Some(tenant),
+            default_client,
             ..
-        } => crate::dev::print_config(&tenant, port),
+        } => crate::dev::print_config(&tenant, port, default_client.as_deref()),
         #[cfg(feature = "dev")]
         Command::Dev { port, listen, .. } => runtime(crate::dev::run(port, listen)),
         #[cfg(not(feature = "dev"))]

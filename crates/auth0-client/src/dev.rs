@@ -54,10 +54,24 @@ pub async fn run(port: u16, listen: Option<IpAddr>) -> anyhow::Result<()> {
 }
 
 /// `auth0-client dev --print-config TENANT_URL`: the generated config.json on stdout, for
-/// the dev tenant at `tenant` and dev mode on `port`.
-pub fn print_config(tenant: &str, port: u16) -> std::process::ExitCode {
-    let printed = config(tenant, &format!("http://127.0.0.1:{port}"), port)
-        .and_then(|config| Ok(serde_json::to_string_pretty(&config.file)?));
+/// the dev tenant at `tenant` and dev mode on `port`, with `default_client` (one of the
+/// dev clients) as the default when given.
+pub fn print_config(
+    tenant: &str,
+    port: u16,
+    default_client: Option<&str>,
+) -> std::process::ExitCode {
+    let printed = config(tenant, &format!("http://127.0.0.1:{port}"), port).and_then(|config| {
+        let mut file = config.file;
+        if let Some(name) = default_client {
+            anyhow::ensure!(
+                file.clients.contains_key(name),
+                "--default-client {name:?} is not a dev client (website or token)"
+            );
+            file.default_client = Some(name.to_owned());
+        }
+        Ok(serde_json::to_string_pretty(&file)?)
+    });
     match printed {
         Ok(text) => {
             println!("{text}");

@@ -128,6 +128,30 @@ fn dev_print_config_prints_the_dev_config_for_a_tenant_and_check_config_accepts_
 }
 
 #[test]
+fn dev_print_config_sets_a_dev_client_as_the_default_and_refuses_any_other() {
+    let default_of = |args: &[&str]| {
+        let printed = print_config(args);
+        assert!(printed.status.success(), "{}", all_output(&printed));
+        let file: Value = serde_json::from_slice(&printed.stdout).unwrap();
+        file["defaultClient"].clone()
+    };
+    assert_eq!(default_of(&["http://127.0.0.1:4000"]), "website");
+    assert_eq!(
+        default_of(&["http://127.0.0.1:4000", "--default-client", "token"]),
+        "token"
+    );
+
+    let printed = print_config(&["http://127.0.0.1:4000", "--default-client", "mobile"]);
+    assert!(!printed.status.success());
+    assert!(printed.stdout.is_empty(), "{}", all_output(&printed));
+    assert!(
+        String::from_utf8_lossy(&printed.stderr).contains("not a dev client"),
+        "{}",
+        all_output(&printed)
+    );
+}
+
+#[test]
 fn dev_print_config_refuses_a_tenant_that_is_not_an_http_url() {
     let printed = print_config(&["tenant.example.com"]);
     assert!(!printed.status.success());

@@ -95,12 +95,7 @@ async fn concurrent_refreshes_with_the_login_refresh_token_after_a_transparent_r
     store: Store,
 ) {
     let app = TestApp::spawn_on(store).await;
-    app.tenant
-        .faults()
-        .set_access_token_ttl(Duration::from_secs(1));
-    let tokens = app.login_tokens().await;
-    app.tenant.faults().clear();
-    app.clock.advance(Duration::from_secs(2));
+    let tokens = app.login_tokens_expired().await;
     let userinfo = app.get_bearer("/userinfo", &tokens.access_token).await;
     assert_eq!(userinfo.status(), StatusCode::OK);
     assert_eq!(grants(&app, "refresh_token"), 1);

@@ -86,11 +86,7 @@ async fn users_me_answers_the_same_user_with_a_deprecation_header() {
 on_both_stores!(an_expired_access_token_is_refreshed_transparently_by_userinfo);
 async fn an_expired_access_token_is_refreshed_transparently_by_userinfo(store: Store) {
     let app = TestApp::spawn_on(store).await;
-    app.tenant
-        .faults()
-        .set_access_token_ttl(Duration::from_secs(1));
-    let tokens = app.login_tokens().await;
-    app.clock.advance(Duration::from_secs(2));
+    let tokens = app.login_tokens_expired().await;
 
     let response = app.get_bearer("/userinfo", &tokens.access_token).await;
 
@@ -110,12 +106,7 @@ async fn an_expired_access_token_is_refreshed_transparently_by_userinfo(store: S
 on_both_stores!(concurrent_userinfo_calls_on_an_expired_session_refresh_once);
 async fn concurrent_userinfo_calls_on_an_expired_session_refresh_once(store: Store) {
     let app = TestApp::spawn_on(store).await;
-    app.tenant
-        .faults()
-        .set_access_token_ttl(Duration::from_secs(1));
-    let tokens = app.login_tokens().await;
-    app.tenant.faults().clear();
-    app.clock.advance(Duration::from_secs(2));
+    let tokens = app.login_tokens_expired().await;
 
     let calls = (0..12).map(|_| app.get_bearer("/userinfo", &tokens.access_token));
     let responses = futures::future::join_all(calls).await;
@@ -129,12 +120,7 @@ async fn concurrent_userinfo_calls_on_an_expired_session_refresh_once(store: Sto
 on_both_stores!(a_refresh_lock_left_by_a_crashed_replica_only_delays_the_refresh);
 async fn a_refresh_lock_left_by_a_crashed_replica_only_delays_the_refresh(store: Store) {
     let app = TestApp::spawn_on(store).await;
-    app.tenant
-        .faults()
-        .set_access_token_ttl(Duration::from_secs(1));
-    let tokens = app.login_tokens().await;
-    app.tenant.faults().clear();
-    app.clock.advance(Duration::from_secs(2));
+    let tokens = app.login_tokens_expired().await;
     let handle = auth0_client::session::SessionHandle::new(tokens.access_token.clone());
     let lease = Duration::from_millis(300);
     let before_lock = std::time::SystemTime::now();
@@ -159,11 +145,7 @@ async fn a_refresh_lock_left_by_a_crashed_replica_only_delays_the_refresh(store:
 #[tokio::test]
 async fn an_auth0_outage_during_a_transparent_refresh_is_502_and_the_session_survives() {
     let app = TestApp::spawn().await;
-    app.tenant
-        .faults()
-        .set_access_token_ttl(Duration::from_secs(1));
-    let tokens = app.login_tokens().await;
-    app.clock.advance(Duration::from_secs(2));
+    let tokens = app.login_tokens_expired().await;
     app.tenant.faults().set_error("/oauth/token", 503);
 
     assert_error(app.get_bearer("/userinfo", &tokens.access_token).await, 502).await;

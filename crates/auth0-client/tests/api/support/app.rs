@@ -324,6 +324,19 @@ impl TestApp {
         response.json().await.expect("token body")
     }
 
+    /// A token-client login whose access token has expired by the app's clock: the
+    /// tenant issues it for 1 s (faults cleared after), then the clock moves 2 s. Its
+    /// refresh token still works.
+    pub async fn login_tokens_expired(&self) -> Tokens {
+        self.tenant
+            .faults()
+            .set_access_token_ttl(Duration::from_secs(1));
+        let tokens = self.login_tokens().await;
+        self.tenant.faults().clear();
+        self.clock.advance(Duration::from_secs(2));
+        tokens
+    }
+
     /// `GET <path>` with `Authorization: Bearer <token>`.
     pub async fn get_bearer(&self, path: &str, token: &str) -> reqwest::Response {
         self.http
